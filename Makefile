@@ -1,0 +1,41 @@
+# One entry point for set-up, running and checks. Everything installs into .venv.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 0
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install install-dev ingest run search test lint format bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+ingest: install
+	$(BIN)/python -m ingest
+
+search: ingest
+	$(BIN)/python -m retrieval "How do I reset my VPN password?"
+
+run: ingest
+	$(BIN)/python -m retrieval "How do I reset my VPN password?"
+
+test: install-dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,52 @@
+"""`python -m ingest [DOCS_DIR] [--db URI] [--json] [--rebuild]`: bring the index up to date."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ingest.pipeline import ingest
+from retrieval.cli import fail_cleanly
+from retrieval.search import embedder_for
+from retrieval.settings import load_settings
+from retrieval.store import Store
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    parser.add_argument("docs_dir", nargs="?", default=None, help="default: RAG_DOCS_DIR")
+    parser.add_argument("--db", default=None, help="Milvus Lite path or http://host:19530")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="re-embed everything (e.g. after changing the embedding model)",
+    )
+    args = parser.parse_args(argv)
+    with fail_cleanly():
+        settings = load_settings(docs_dir=args.docs_dir, store_uri=args.db)
+        store = Store(settings)
+        embedder = embedder_for(settings, store, follow_index=not args.rebuild)
+        report = ingest(settings, store, embedder, rebuild=args.rebuild, progress=not args.json)
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print_summary(report)
+    return 0
+
+
+def print_summary(report) -> None:
+    print(
+        f"{report.docs_added} added, {report.docs_updated} updated, {report.docs_removed} removed, "
+        f"{report.docs_unchanged} unchanged, {len(report.docs_failed)} failed; "
+        f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in the index "
+        f"({report.embedding_model}, {report.seconds:.1f} s)"
+    )
+    for failure in report.docs_failed:
+        print(f"  skipped {failure['path']}: {failure['error']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Files -> chunks -> embeddings -> a new index version, skipping what has not changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.split import split_markdown
+from retrieval.embeddings import OnnxEncoder
+from retrieval.settings import Settings
+from retrieval.store import COPY_FIELDS, Store, meta_for
+from retrieval.types import Chunk
+
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+EMBED_SLICE = 64
+
+
+class DocError(ValueError):
+    """A document that cannot be ingested; reported and skipped."""
+
+
+@dataclass(frozen=True)
+class DocFile:
+    path: str  # relative to the docs folder, '/'-separated
+    text: str
+    hash: str
+
+
+@dataclass
+class IngestReport:
+    docs_added: int = 0
+    docs_updated: int = 0
+    docs_removed: int = 0
+    docs_unchanged: int = 0
+    docs_failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    embedding_model: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def chunking_signature(settings: Settings) -> str:
+    """Changes whenever a setting that shapes chunks changes, forcing a re-split."""
+    if settings.split_mode == "hash":
+        return "hash"
+    return (
+        f"headings:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}:"
+        f"{settings.min_chunk_tokens}"
+    )
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM allowed) or BOM-marked UTF-16; anything else is refused."""
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and b"\x00" in data:
+        raise DocError("binary file (contains NUL bytes)")
+    encoding = "utf-16" if utf16 else "utf-8"
+    try:
+        return data.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocError(
+            f"not valid {encoding.upper()} (byte {exc.start}); re-save as UTF-8"
+        ) from None
+
+
+def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
+    """Read and validate one markdown file."""
+    rel = path.relative_to(root).as_posix()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise DocError("symlink pointing outside the docs folder")
+    if not resolved.is_file():
+        raise DocError("not a regular file (broken symlink?)")
+    size = resolved.stat().st_size
+    if size > max_bytes:
+        raise DocError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB limit)")
+    try:
+        data = resolved.read_bytes()
+    except OSError as exc:
+        raise DocError(f"cannot read: {exc.strerror or exc}") from None
+    text = decode(data)
+    if not text.strip():
+        raise DocError("empty file")
+    return DocFile(rel, text, hashlib.sha256(data).hexdigest())
+
+
+def find_markdown(root: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """Markdown files under root (sorted), plus symlinked folders that were refused."""
+    files: list[Path] = []
+    refused: list[dict[str, str]] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in sorted(dirs):
+            if (base / name).is_symlink():  # never followed: loops and escapes are reported
+                rel = (base / name).relative_to(root).as_posix()
+                refused.append({"path": rel, "error": "symlinked folder not followed"})
+        files += [base / n for n in names if Path(n).suffix.lower() in MARKDOWN_SUFFIXES]
+    return sorted(files), refused
+
+
+def scan(root: Path, max_bytes: int, progress: bool) -> tuple[list[DocFile], list[dict[str, str]]]:
+    """Read every markdown file; failures are collected, never raised."""
+    if not root.is_dir():
+        raise DocError(f"docs folder not found: {root}")
+    paths, failed = find_markdown(root)
+    docs = []
+    for path in tqdm(paths, desc="files", unit="file", disable=not progress):
+        try:
+            docs.append(read_doc(path, root, max_bytes))
+        except DocError as exc:
+            failed.append({"path": path.relative_to(root).as_posix(), "error": str(exc)})
+    return docs, failed
+
+
+def embed_missing(
+    chunks: list[Chunk], known: dict[str, list[float]], embedder: OnnxEncoder, progress: bool
+) -> dict[str, list[float]]:
+    """Embed the texts not in `known`, longest-first order aside; returns text_hash -> vector."""
+    todo = {c.text_hash: c.embed_text for c in chunks if c.text_hash not in known}
+    keys = sorted(todo, key=lambda key: len(todo[key]))
+    vectors = dict(known)
+    with tqdm(total=len(keys), desc="embedding", unit="chunk", disable=not progress) as bar:
+        for start in range(0, len(keys), EMBED_SLICE):
+            part = keys[start : start + EMBED_SLICE]
+            for key, vector in zip(part, embedder.embed([todo[k] for k in part]), strict=True):
+                vectors[key] = vector.tolist()
+            bar.update(len(part))
+    return vectors
+
+
+def _rows(
+    store: Store,
+    keep: set[str],
+    chunks: list[Chunk],
+    hashes: dict[str, str],
+    vectors: dict[str, list[float]],
+) -> Iterator[dict]:
+    """Rows of the new version: kept docs copied as stored, then the new chunks."""
+    for row in store.rows(COPY_FIELDS) if keep else ():
+        if row["doc"] in keep:
+            yield {name: row[name] for name in COPY_FIELDS}
+    for chunk in chunks:
+        yield {
+            "id": chunk.id,
+            "doc": chunk.doc,
+            "heading": chunk.heading,
+            "text": chunk.text,
+            "text_hash": chunk.text_hash,
+            "doc_hash": hashes[chunk.doc],
+            "vector": vectors[chunk.text_hash],
+        }
+
+
+def ingest(
+    settings: Settings,
+    store: Store,
+    embedder: OnnxEncoder,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    """Bring the index in line with the docs folder; a no-op when nothing changed."""
+    started = time.perf_counter()
+    info = None if rebuild else store.check_model(embedder.name, embedder.dim)
+    root = Path(settings.docs_dir)
+    docs, failed = scan(root, int(settings.max_file_mb * 1e6), progress)
+    signature = chunking_signature(settings)
+    old = store.doc_hashes() if info else {}
+    failed_paths = {f["path"] for f in failed}
+    new = {d.path: d.hash for d in docs}
+    resplit = info is not None and info.chunking != signature
+    changed = [d for d in docs if old.get(d.path) != d.hash or resplit]
+    removed = set(old) - set(new) - failed_paths
+    keep = (set(old) & failed_paths) | {d.path for d in docs if d not in changed}
+    report = IngestReport(
+        docs_added=sum(d.path not in old for d in changed),
+        docs_updated=sum(d.path in old for d in changed),
+        docs_removed=len(removed),
+        docs_unchanged=len(keep - failed_paths),
+        docs_failed=failed,
+        embedding_model=embedder.name,
+    )
+    if info is not None and not changed and not removed:
+        report.chunks_total = info.chunks
+    else:
+        chunks = _split_all(changed, settings, progress)
+        known = {} if rebuild else store.vectors_by_text_hash(c.text_hash for c in chunks)
+        vectors = embed_missing(chunks, known, embedder, progress)
+        report.chunks_embedded = len(vectors) - len(known)
+        store.publish(
+            _rows(store, keep, chunks, new, vectors),
+            meta_for(embedder.name, signature),
+            embedder.dim,
+        )
+        report.chunks_total = store.info().chunks
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _split_all(docs: list[DocFile], settings: Settings, progress: bool) -> list[Chunk]:
+    sizes = {
+        "chunk_tokens": settings.chunk_tokens,
+        "overlap_tokens": settings.chunk_overlap_tokens,
+        "min_tokens": settings.min_chunk_tokens,
+    }
+    chunks: list[Chunk] = []
+    for doc in tqdm(docs, desc="chunks", unit="doc", disable=not progress):
+        chunks += split_markdown(doc.text, doc.path, settings.split_mode, **sizes)
+    return chunks

@@ -1,0 +1,149 @@
+"""Markdown -> chunks. Pure functions: no I/O, no model.
+
+``headings`` mode walks the lines itself (so code keeps its indentation and ``#`` inside fences
+is never a heading), builds each section's heading path, merges tiny sections into the next one,
+and splits long sections with langchain's RecursiveCharacterTextSplitter, with overlap.
+``hash`` mode is the Milvus + DeepSeek tutorial's ``text.split("# ")``, kept as a baseline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from retrieval.types import Chunk
+
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+HASH_MAX_CHARS = 20_000  # keeps a heading-less file under Milvus's 64 KiB VARCHAR limit
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough sub-word count: ~4 characters per token, one per CJK character."""
+    cjk = len(CJK.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4
+
+
+@dataclass(frozen=True)
+class Section:
+    """The lines under one heading (heading line excluded) and the path of headings above."""
+
+    path: tuple[str, ...]
+    body: str
+
+
+def strip_front_matter(text: str) -> str:
+    """Drop a leading YAML front-matter block (--- ... --- or ...)."""
+    match = re.match(
+        r"\A\ufeff?---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", text, re.S | re.M
+    )
+    return text[match.end() :] if match else text
+
+
+def sections(text: str) -> list[Section]:
+    """Split markdown into sections on ATX headings outside fenced code."""
+    found: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fence = ""
+    for line in text.splitlines():
+        marker = FENCE.match(line)
+        if fence:
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
+                fence = ""
+        elif marker:
+            fence = marker.group(1)
+        elif heading := HEADING.match(line):
+            found.append(Section(tuple(t for _, t in stack), "\n".join(lines)))
+            level = len(heading.group(1) or heading.group(3))
+            stack = [(lv, t) for lv, t in stack if lv < level] + [(level, heading.group(2) or "")]
+            lines = []
+            continue
+        lines.append(line)
+    found.append(Section(tuple(t for _, t in stack), "\n".join(lines)))
+    return [s for s in found if s.body.strip() or s.path]
+
+
+def _common_path(group: list[Section]) -> tuple[str, ...]:
+    path = group[0].path
+    for section in group[1:]:
+        while section.path[: len(path)] != path:
+            path = path[:-1]
+    return path
+
+
+def _group_text(group: list[Section], path: tuple[str, ...]) -> str:
+    """Bodies of a group, with the heading line of each section below the common path."""
+    parts = []
+    for section in group:
+        if len(section.path) > len(path) and section.path[-1]:
+            parts.append(f"{'#' * len(section.path)} {section.path[-1]}")
+        parts.append(section.body.strip("\n"))
+    return "\n\n".join(p for p in parts if p.strip())
+
+
+def _merge_small(found: list[Section], min_tokens: int, max_tokens: int) -> list[Section]:
+    """Merge runs of tiny sections with what follows, while the result still fits one chunk."""
+    merged: list[Section] = []
+    index = 0
+    while index < len(found):
+        group = [found[index]]
+        index += 1
+        while index < len(found):
+            size = estimate_tokens(_group_text(group, _common_path(group)))
+            widened = group + [found[index]]
+            common = _common_path(widened)
+            fits = estimate_tokens(_group_text(widened, common)) <= max_tokens
+            # Never merge across top-level headings: the chunk would lose its heading path.
+            if size >= min_tokens or not fits or (group[0].path and not common):
+                break
+            group = widened
+            index += 1
+        path = _common_path(group)
+        merged.append(Section(path, _group_text(group, path)))
+    return merged
+
+
+def split_headings(
+    text: str, doc: str, chunk_tokens: int = 200, overlap_tokens: int = 30, min_tokens: int = 40
+) -> list[Chunk]:
+    """Heading-aware chunks, each with its heading path; long sections split with overlap."""
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_tokens,
+        chunk_overlap=min(overlap_tokens, chunk_tokens // 2),
+        length_function=estimate_tokens,
+        separators=["\n\n", "\n", "。", ". ", " ", ""],
+        keep_separator="end",
+    )
+    chunks = []
+    for section in _merge_small(sections(strip_front_matter(text)), min_tokens, chunk_tokens):
+        heading = " > ".join(p for p in section.path if p)
+        body = section.body.strip("\n")
+        if not body.strip():
+            continue
+        pieces = [body] if estimate_tokens(body) <= chunk_tokens else splitter.split_text(body)
+        chunks.extend(Chunk(doc, heading, piece) for piece in pieces if piece.strip())
+    return chunks
+
+
+def split_hash(text: str, doc: str) -> list[Chunk]:
+    """The tutorial baseline: ``text.split("# ")``; blank pieces dropped, huge ones cut."""
+    chunks = []
+    for piece in text.split("# "):
+        if not piece.strip():
+            continue
+        for start in range(0, len(piece), HASH_MAX_CHARS):
+            part = piece[start : start + HASH_MAX_CHARS]
+            chunks.append(
+                Chunk(doc, part.strip().splitlines()[0][:200] if part.strip() else "", part)
+            )
+    return chunks
+
+
+def split_markdown(text: str, doc: str, mode: str = "headings", **sizes: int) -> list[Chunk]:
+    """Chunks of one document by the chosen mode, without duplicates."""
+    chunks = split_hash(text, doc) if mode == "hash" else split_headings(text, doc, **sizes)
+    return list({chunk.id: chunk for chunk in chunks}.values())

@@ -1,0 +1,35 @@
+"""Shared command-line plumbing: one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import ValidationError
+
+from retrieval.embeddings import EmbeddingError
+from retrieval.store import MILVUS_ERRORS, StoreError
+
+
+@contextmanager
+def fail_cleanly() -> Iterator[None]:
+    """Turn the errors a user can act on into one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        yield
+    except (StoreError, EmbeddingError, ValueError, OSError) as exc:
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            message = f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        else:
+            message = str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except MILVUS_ERRORS as exc:
+        print(f"error: Milvus refused the request: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,275 @@
+"""Milvus: schema, versioned writes behind an alias, search. The only module importing pymilvus.
+
+Every ingest that changes something writes a *new* collection (``<alias>_v<n>``), copies the
+rows of unchanged documents into it, adds the new chunks, flushes and loads it, and only then
+points the alias at it. Readers therefore always see one complete version, a crash mid-ingest
+leaves the old version serving, and the orphan is dropped by the next ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from retrieval.settings import Settings
+from retrieval.types import Hit
+
+SCHEMA_VERSION = "1"
+TEXT_MAX_BYTES = 65_535
+OUTPUT_FIELDS = ["id", "doc", "heading", "text"]
+COPY_FIELDS = ["id", "doc", "heading", "text", "text_hash", "doc_hash", "vector"]
+INSERT_BATCH = 500
+PAGE_LIMIT = 10_000
+
+
+class StoreError(RuntimeError):
+    """The index cannot be used as asked; the message says what to do."""
+
+
+# Errors the Milvus client raises, for front doors that report them without importing pymilvus.
+MILVUS_ERRORS: tuple[type[Exception], ...] = (MilvusException,)
+
+
+class ModelMismatchError(StoreError):
+    """The index was built by another embedding model than the one configured."""
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What the live index version records about itself."""
+
+    collection: str
+    embedding_model: str
+    dim: int
+    chunks: int
+    docs: int
+    ingested_at: str
+    chunking: str
+
+
+def open_client(settings: Settings) -> MilvusClient:
+    """Connect to Milvus Lite (a file path) or a server (http[s]:// URI), with clear errors."""
+    uri = settings.store_uri
+    token = settings.store_token.get_secret_value() if settings.store_token else ""
+    if not re.match(r"^[a-z]+://", uri):
+        Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    quiet = logging.getLogger("milvus_lite.server_manager")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # it logs a traceback for the lock error we explain below
+    try:
+        return MilvusClient(uri=uri, token=token)
+    except Exception as exc:  # pymilvus raises several types for the same cause
+        raise StoreError(_open_error(uri, exc)) from None
+    finally:
+        quiet.setLevel(level)
+
+
+def _open_error(uri: str, exc: Exception) -> str:
+    text = str(exc)
+    if "lock" in text.lower() or "Open local milvus failed" in text:
+        return (
+            f"the Milvus Lite index {uri} is in use by another process (the app or an ingest); "
+            "stop it, or serve the index with `milvus-lite server` and point RAG_STORE_URI at it"
+        )
+    return f"cannot connect to Milvus at {uri}: {type(exc).__name__}"
+
+
+class Store:
+    """The document index: one live collection version behind an alias."""
+
+    def __init__(self, settings: Settings, client: MilvusClient | None = None):
+        self.alias = settings.collection
+        self.index_type = settings.index_type
+        self.client = client or open_client(settings)
+        self._loaded: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- reading -----------------------------------------------------------------------------
+    def live_collection(self) -> str | None:
+        """The collection the alias points at, or None before the first ingest."""
+        if self.alias not in self.client.list_aliases().get("aliases", []):
+            return None
+        return self.client.describe_alias(self.alias)["collection_name"]
+
+    def info(self) -> IndexInfo | None:
+        """Facts about the live version, or None when nothing was ingested yet."""
+        name = self.live_collection()
+        if name is None:
+            return None
+        props = self.client.describe_collection(name).get("properties", {})
+        return IndexInfo(
+            collection=name,
+            embedding_model=props.get("rag.embedding_model", "?"),
+            dim=int(props.get("rag.dim", 0)),
+            chunks=int(props.get("rag.chunks", 0)),
+            docs=int(props.get("rag.docs", 0)),
+            ingested_at=props.get("rag.ingested_at", ""),
+            chunking=props.get("rag.chunking", ""),
+        )
+
+    def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
+        """Raise ModelMismatchError if the live index was built by another model."""
+        info = self.info()
+        if info and (info.embedding_model != model_name or info.dim != dim):
+            raise ModelMismatchError(
+                f"the index was built with embedding model {info.embedding_model} "
+                f"({info.dim}-d) but {model_name} ({dim}-d) is configured; set "
+                f"RAG_EMBEDDING_MODEL={info.embedding_model} or rebuild with "
+                "`python -m ingest --rebuild`"
+            )
+        return info
+
+    def doc_hashes(self) -> dict[str, str]:
+        """doc path -> doc hash of the live version."""
+        return {row["doc"]: row["doc_hash"] for row in self.rows(["doc", "doc_hash"])}
+
+    def rows(self, fields: list[str], collection: str | None = None) -> Iterator[dict]:
+        """Every row of the live version (or a named collection), paged by id prefix."""
+        name = collection or self.live_collection()
+        if name is None:
+            return
+        self._ensure_loaded(name)
+        yield from self._rows_with_prefix(name, fields, "")
+
+    def _rows_with_prefix(self, name: str, fields: list[str], prefix: str) -> Iterator[dict]:
+        # Ids are hex hashes: a prefix that holds too many rows for one query is split in 16.
+        rows = self.client.query(
+            name, filter=f'id like "{prefix}%"', output_fields=fields, limit=PAGE_LIMIT
+        )
+        if len(rows) < PAGE_LIMIT:
+            yield from rows
+            return
+        for digit in "0123456789abcdef":
+            yield from self._rows_with_prefix(name, fields, prefix + digit)
+
+    def vectors_by_text_hash(self, text_hashes: Iterable[str]) -> dict[str, list[float]]:
+        """Stored embeddings for the given text hashes, so unchanged text is never re-embedded."""
+        wanted = list(set(text_hashes))
+        name = self.live_collection()
+        found: dict[str, list[float]] = {}
+        if name is None or not wanted:
+            return found
+        self._ensure_loaded(name)
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows = self.client.query(
+                name,
+                filter=f"text_hash in {json.dumps(part)}",
+                output_fields=["text_hash", "vector"],
+            )
+            found.update({row["text_hash"]: row["vector"] for row in rows})
+        return found
+
+    def search(self, vector: list[float], k: int) -> list[Hit]:
+        """Top-k passages by inner product with a unit query vector."""
+        name = self.live_collection()
+        if name is None:
+            raise StoreError("the index is empty: run `python -m ingest` first")
+        self._ensure_loaded(name)
+        result = self.client.search(
+            self.alias,
+            data=[vector],
+            anns_field="vector",
+            limit=k,
+            output_fields=OUTPUT_FIELDS,
+            search_params={"metric_type": "IP"},
+        )
+        return [_hit(row) for row in result[0]]
+
+    def _ensure_loaded(self, name: str) -> None:
+        # Milvus Lite starts with collections released after a restart.
+        if self._loaded != name:
+            self.client.load_collection(name)
+            self._loaded = name
+
+    # --- writing (one writer) ------------------------------------------------------------------
+    def publish(self, rows: Iterable[dict], meta: dict[str, str], dim: int) -> str:
+        """Write a complete new version from rows, then switch the alias to it atomically."""
+        self.drop_orphans()
+        name = f"{self.alias}_v{time.time_ns()}"
+        self._create(name, dim, meta)
+        chunks, docs = self._insert_all(name, rows)
+        self.client.flush(name)
+        self.client.alter_collection_properties(
+            name, properties={"rag.chunks": str(chunks), "rag.docs": str(docs)}
+        )
+        self.client.load_collection(name)
+        old = self.live_collection()
+        if old is None:
+            self.client.create_alias(name, self.alias)
+        else:
+            self.client.alter_alias(name, self.alias)
+            self.client.drop_collection(old)
+        self._loaded = name
+        return name
+
+    def drop_orphans(self) -> list[str]:
+        """Drop versions left by an interrupted ingest (never the live one)."""
+        live = self.live_collection()
+        orphans = [
+            n
+            for n in self.client.list_collections()
+            if n != live and re.fullmatch(rf"{re.escape(self.alias)}_v\d+", n)
+        ]
+        for name in orphans:
+            self.client.drop_collection(name)
+        return orphans
+
+    def _insert_all(self, name: str, rows: Iterable[dict]) -> tuple[int, int]:
+        batch: list[dict] = []
+        count, docs = 0, set()
+        for row in rows:
+            batch.append(row)
+            docs.add(row["doc"])
+            if len(batch) >= INSERT_BATCH:
+                self.client.insert(name, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self.client.insert(name, batch)
+            count += len(batch)
+        return count, len(docs)
+
+    def _create(self, name: str, dim: int, meta: dict[str, str]) -> None:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("doc", DataType.VARCHAR, max_length=4096)
+        schema.add_field("heading", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+        schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        index = self.client.prepare_index_params()
+        index.add_index("vector", index_type=self.index_type, metric_type="IP")
+        index.add_index("text_hash", index_type="INVERTED")
+        props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
+        self.client.create_collection(name, schema=schema, properties=props)
+        # sync=False: pymilvus would otherwise poll an RPC Milvus Lite lacks, 0.5 s per index.
+        self.client.create_index(name, index, sync=False)
+
+
+def _hit(row: dict) -> Hit:
+    entity = row["entity"]
+    return Hit(
+        doc=entity["doc"],
+        heading=entity["heading"],
+        text=entity["text"],
+        score=float(row["distance"]),
+        chunk_id=str(row.get("id", entity.get("id", ""))),
+    )
+
+
+def meta_for(model_name: str, chunking: str) -> dict[str, str]:
+    """Collection properties recording how a version was built."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return {"rag.embedding_model": model_name, "rag.ingested_at": stamp, "rag.chunking": chunking}

@@ -1,0 +1,49 @@
+"""Small frozen records that cross module boundaries."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+def sha256(text: str) -> str:
+    """Hex sha256 of a string (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one document, ready to embed."""
+
+    doc: str  # path relative to the docs folder, with '/' separators
+    heading: str  # heading path, e.g. "Install > Linux > Troubleshooting"
+    text: str  # the passage as written in the document
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder sees: the heading path, then the passage."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
+    @property
+    def text_hash(self) -> str:
+        """Key for reusing an embedding: same embedded text, same vector."""
+        return sha256(self.embed_text)
+
+    @property
+    def id(self) -> str:
+        """Primary key: content hash of where the chunk lives and what it says."""
+        return sha256(f"{self.doc}\x00{self.embed_text}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its score (inner product, higher is better)."""
+
+    doc: str
+    heading: str
+    text: str
+    score: float
+    chunk_id: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"doc": self.doc, "heading": self.heading, "text": self.text, "score": self.score}

@@ -1,0 +1,212 @@
+"""Ingest into real Milvus Lite: known answers, incremental updates, bad input, model mismatch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ingest.pipeline import ingest
+from retrieval.search import Retriever
+from retrieval.store import ModelMismatchError, Store
+from tests.conftest import ROOT, make_settings, write_docs
+
+SMALL = {
+    "it/vpn.md": "# VPN\n\n## Password reset\n\nVPN passwords expire every 90 days. Reset yours at "
+    "https://id.example.com with your hardware token.\n",
+    "office/lunch.md": "# Canteen\n\nThe canteen on floor 3 serves lunch from 11:30 to 14:00.\n",
+    "hr/leave.md": "# Annual leave\n\nEvery employee gets 27 days of paid annual leave per year.\n",
+    "eng/deploy.md": "# Deploys\n\nProduction deploys run through the release pipeline on "
+    "Tuesdays and Thursdays only.\n",
+}
+
+
+@pytest.fixture()
+def small(tmp_path, embedder):
+    docs = write_docs(tmp_path / "docs", SMALL)
+    settings = make_settings(tmp_path, docs)
+    store = Store(settings)
+    yield settings, store, docs
+    store.close()
+
+
+def all_rows(store: Store) -> list[dict]:
+    return list(store.rows(["id", "doc", "text"]))
+
+
+def test_known_answers(small, embedder):
+    settings, store, _ = small
+    report = ingest(settings, store, embedder)
+    assert (report.docs_added, report.chunks_total, report.chunks_embedded) == (4, 4, 4)
+    retriever = Retriever(settings, store, embedder)
+    expected = {
+        "when does the cafeteria serve food": "office/lunch.md",
+        "how many vacation days do I get": "hr/leave.md",
+        "my VPN login expired": "it/vpn.md",
+        "which days can we ship to prod": "eng/deploy.md",
+    }
+    for question, doc in expected.items():
+        hits = retriever.search(question, k=2)
+        assert hits[0].doc == doc, question
+        assert hits[0].score > hits[1].score
+
+
+def test_incremental_add_edit_delete_rename_noop(small, embedder):
+    settings, store, docs = small
+    ingest(settings, store, embedder)
+    noop = ingest(settings, store, embedder)
+    assert (noop.chunks_embedded, noop.docs_unchanged, noop.chunks_total) == (0, 4, 4)
+
+    (docs / "hr/leave.md").write_text("# Annual leave\n\nEvery employee gets 30 days.\n")
+    (docs / "new.md").write_text("# Parking\n\nParking permits are issued by facilities.\n")
+    (docs / "eng/deploy.md").unlink()
+    (docs / "office/lunch.md").rename(docs / "office/food.md")
+    report = ingest(settings, store, embedder)
+    assert (report.docs_added, report.docs_updated, report.docs_removed) == (2, 1, 2)
+    assert report.docs_unchanged == 1
+    # Renamed doc: same text, so its vector is reused; only the edit and the new doc are embedded.
+    assert report.chunks_embedded == 2
+    rows = all_rows(store)
+    assert sorted(r["doc"] for r in rows) == [
+        "hr/leave.md",
+        "it/vpn.md",
+        "new.md",
+        "office/food.md",
+    ]
+    assert len({r["id"] for r in rows}) == len(rows) == report.chunks_total == 4
+    assert any("30 days" in r["text"] for r in rows)
+    assert not any("27 days" in r["text"] for r in rows)
+    again = ingest(settings, store, embedder)
+    assert again.chunks_embedded == 0 and len(all_rows(store)) == 4
+
+
+def test_chunking_change_resplits_without_reembedding_same_text(small, embedder):
+    settings, store, _ = small
+    ingest(settings, store, embedder)
+    changed = settings.model_copy(update={"chunk_overlap_tokens": 10})
+    report = ingest(changed, store, embedder)
+    assert report.docs_updated == 4 and report.chunks_embedded == 0
+
+
+def test_bad_files_are_reported_and_skipped(small, embedder, tmp_path):
+    settings, store, docs = small
+    ingest(settings, store, embedder)
+    (docs / "latin1.md").write_bytes("# Café\n\nprix: 5 €".encode("cp1252"))
+    (docs / "binary.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (docs / "empty.md").write_text("")
+    (docs / "huge.md").write_text("# Big\n\n" + "x" * 6_000_000)
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nnot for the index\n")
+    (docs / "escape.md").symlink_to(outside)
+    (docs / "loop").symlink_to(docs)
+    (docs / "utf16.md").write_bytes("# UTF-16\n\nByte order marks are fine.\n".encode("utf-16"))
+    unreadable = docs / "locked.md"
+    unreadable.write_text("# Locked\n")
+    unreadable.chmod(0)
+    # the index copy of a doc that turns unreadable must not be lost
+    (docs / "it/vpn.md").write_bytes(b"\xff\xfe\x00bad\x00")
+    report = ingest(settings, store, embedder)
+    failed = {f["path"]: f["error"] for f in report.docs_failed}
+    assert "not valid UTF-8" in failed["latin1.md"]
+    assert "binary" in failed["binary.md"]
+    assert "empty" in failed["empty.md"]
+    assert "too large" in failed["huge.md"]
+    assert "outside the docs folder" in failed["escape.md"]
+    assert "not followed" in failed["loop"]
+    if os.geteuid() != 0:  # root reads anything; the permission case is exercised elsewhere
+        assert "cannot read" in failed["locked.md"]
+    assert "utf16.md" not in failed and report.docs_added >= 1
+    docs_in_index = {r["doc"] for r in all_rows(store)}
+    assert "it/vpn.md" in docs_in_index  # kept from the last good version
+    assert not any(d in docs_in_index for d in ["latin1.md", "binary.md", "escape.md"])
+    unreadable.chmod(0o644)
+
+
+def test_model_mismatch_is_a_clear_error(small, embedder):
+    settings, store, _ = small
+    ingest(settings, store, embedder)
+    store.client.alter_collection_properties(
+        store.live_collection(),
+        properties={"rag.embedding_model": "milvus-default", "rag.dim": "768"},
+    )
+    with pytest.raises(ModelMismatchError, match="--rebuild"):
+        ingest(settings, store, embedder)
+    with pytest.raises(ModelMismatchError):
+        Retriever(settings, store, embedder).search("vpn")
+    report = ingest(settings, store, embedder, rebuild=True)
+    assert report.chunks_embedded == 4 and store.info().embedding_model == embedder.name
+
+
+def test_interrupted_version_is_dropped_and_never_served(small, embedder):
+    settings, store, _ = small
+    ingest(settings, store, embedder)
+    live = store.live_collection()
+
+    def exploding_rows():
+        yield from store.rows(["id", "doc", "heading", "text", "text_hash", "doc_hash", "vector"])
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        store.publish(exploding_rows(), {"rag.embedding_model": embedder.name}, embedder.dim)
+    assert store.live_collection() == live
+    assert len(all_rows(store)) == 4
+    assert store.drop_orphans()  # the half-written version is found and dropped
+    assert store.client.list_collections() == [live]
+
+
+def run_cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBEDDING_MODEL": "minilm-offline"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_twice_second_run_embeds_nothing(tmp_path):
+    docs = write_docs(tmp_path / "docs", SMALL)
+    db = str(tmp_path / "cli.db")
+    first = run_cli("-m", "ingest", str(docs), "--db", db, "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) == {
+        "docs_added",
+        "docs_updated",
+        "docs_removed",
+        "docs_unchanged",
+        "docs_failed",
+        "chunks_embedded",
+        "chunks_total",
+        "embedding_model",
+        "seconds",
+    }
+    assert summary["chunks_embedded"] == 4
+    second = json.loads(run_cli("-m", "ingest", str(docs), "--db", db, "--json").stdout)
+    assert second["chunks_embedded"] == 0 and second["docs_unchanged"] == 4
+    found = run_cli("-m", "retrieval", "vacation days", "--k", "2", "--db", db, "--json")
+    hits = json.loads(found.stdout)
+    assert [set(h) for h in hits] == [{"doc", "heading", "text", "score"}] * 2
+    assert hits[0]["doc"] == "hr/leave.md"
+
+
+def test_cli_missing_folder_is_one_line_error(tmp_path):
+    result = run_cli("-m", "ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: docs folder not found")
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_search_on_empty_index_says_run_ingest(tmp_path):
+    result = run_cli("-m", "retrieval", "anything", "--db", str(tmp_path / "empty.db"))
+    assert result.returncode == 2 and "python -m ingest" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_second_process_on_same_lite_file_gets_clear_message(small, embedder):
+    settings, store, _ = small
+    ingest(settings, store, embedder)  # this process holds the file open
+    result = run_cli("-m", "retrieval", "vpn", "--db", settings.store_uri)
+    assert result.returncode == 2
+    assert "in use by another process" in result.stderr
+    assert "Traceback" not in result.stderr
