@@ -135,9 +135,10 @@ def load_minilm(batch_size: int = 8) -> OnnxEncoder:
 def albert_files(local_only: bool) -> tuple[Path, object]:
     """Download (or find in the HF cache) pymilvus's default ONNX model and its tokenizer."""
     from huggingface_hub import hf_hub_download
-    from transformers import AutoTokenizer
 
     onnx_path = hf_hub_download(ALBERT_ONNX_REPO, "model.onnx", local_files_only=local_only)
+    from transformers import AutoTokenizer  # slow import: only once the model file is there
+
     tokenizer = AutoTokenizer.from_pretrained(ALBERT_TOKENIZER_REPO, local_files_only=local_only)
     return Path(onnx_path), tokenizer.backend_tokenizer
 
