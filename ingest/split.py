@@ -13,18 +13,12 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from retrieval.tokens import estimate_tokens
 from retrieval.types import Chunk
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 HASH_MAX_CHARS = 20_000  # keeps a heading-less file under Milvus's 64 KiB VARCHAR limit
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough sub-word count: ~4 characters per token, one per CJK character."""
-    cjk = len(CJK.findall(text))
-    return cjk + (len(text) - cjk + 3) // 4
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Prompt templates (constants) for answering and query rewriting."""

@@ -20,7 +20,7 @@ def embedder_for(settings: Settings, store: Store, follow_index: bool = True) ->
             MINILM_OFFLINE,
         }
     ):
-        settings = settings.model_copy(update={"embedding_model": info.embedding_model})
+        settings = settings.updated(embedding_model=info.embedding_model)
     return load_embedder(settings)
 
 

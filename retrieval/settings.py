@@ -5,18 +5,62 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prompts import templates
 
 EmbeddingChoice = Literal["auto", "milvus-default", "minilm-offline"]
 SplitMode = Literal["headings", "hash"]
+
+
+ReasoningFormat = Literal["auto", "field", "inline", "none"]
+
+
+class ModelEntry(BaseModel):
+    """One OpenAI-compatible chat model: where it lives and how it shows its reasoning."""
+
+    model: str = Field(description="Model name sent to the endpoint.")
+    base_url: str = Field(description="OpenAI-compatible base URL.")
+    key: Literal["deepseek", "llm", "none"] = Field(
+        "llm", description="Which API key it needs: DEEPSEEK_API_KEY, RAG_LLM_API_KEY, or none."
+    )
+    reasoning: ReasoningFormat = Field(
+        "auto",
+        description="'field' (reasoning_content / reasoning), 'inline' (<think> tags, opening tag "
+        "possibly missing), 'none', or 'auto' (inline for R1-style names, else field).",
+    )
+
+
+DEEPSEEK_URL = "https://api.deepseek.com"
+MODELS: dict[str, ModelEntry] = {
+    "deepseek-chat": ModelEntry(model="deepseek-chat", base_url=DEEPSEEK_URL, key="deepseek"),
+    "deepseek-reasoner": ModelEntry(
+        model="deepseek-reasoner", base_url=DEEPSEEK_URL, key="deepseek", reasoning="field"
+    ),
+    "ollama-r1": ModelEntry(
+        model="deepseek-r1:7b",
+        base_url="http://localhost:11434/v1",
+        key="none",
+        reasoning="inline",
+    ),
+    "vllm-r1": ModelEntry(
+        model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+        base_url="http://localhost:8000/v1",
+        key="none",
+    ),
+}
 
 
 class Settings(BaseSettings):
     """Typed settings; environment variables are the field names prefixed with ``RAG_``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     # --- store -------------------------------------------------------------------------------
@@ -62,6 +106,78 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
+    min_score: float = Field(
+        0.25,
+        description="If no passage scores at least this (cosine), answer the cannot-answer "
+        "sentence without calling the model.",
+    )
+
+    # --- answering -----------------------------------------------------------------------------
+    llm: str = Field(
+        "",
+        description="Chat model to answer with: a name from MODELS (deepseek-chat, "
+        "deepseek-reasoner, ollama-r1, vllm-r1) or 'custom'; empty = retrieval-only mode.",
+    )
+    llm_choices: list[str] = Field(
+        default_factory=list,
+        description="Models offered in the app's picker (JSON list); default: just RAG_LLM.",
+    )
+    llm_model_name: str = Field("", description="Override the model name sent to the endpoint.")
+    llm_base_url: str = Field("", description="Override the endpoint's base URL (or set custom).")
+    llm_reasoning: ReasoningFormat = Field("auto", description="Override how reasoning arrives.")
+    deepseek_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DEEPSEEK_API_KEY", "RAG_DEEPSEEK_API_KEY"),
+        description="API key for DeepSeek's platform.",
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key for a custom endpoint.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds.")
+    llm_max_retries: int = Field(3, ge=0, description="Retries with backoff on 429 and 5xx.")
+    llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    llm_context_tokens: int = Field(
+        12_000, ge=500, description="Prompt budget: lowest-ranked passages are dropped to fit."
+    )
+    rewrite_followups: bool = Field(True, description="Rewrite follow-ups into standalone queries.")
+    max_question_chars: int = Field(4_000, ge=10, description="Longer questions are refused.")
+
+    # --- prompts (validated: an unknown placeholder is an error at load) ------------------------
+    system_prompt: str = Field(templates.SYSTEM_PROMPT, description="System prompt template.")
+    passage_template: str = Field(templates.PASSAGE_TEMPLATE, description="One passage.")
+    user_template: str = Field(templates.USER_TEMPLATE, description="Passages and question.")
+    rewrite_template: str = Field(templates.REWRITE_TEMPLATE, description="Follow-up rewrite.")
+
+    @field_validator("system_prompt", "passage_template", "user_template", "rewrite_template")
+    @classmethod
+    def _known_placeholders(cls, value: str, info) -> str:
+        return templates.validate_template(info.field_name, value)
+
+    @field_validator("llm")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value and value != "custom" and value not in MODELS:
+            raise ValueError(f"unknown model {value!r}; choose one of {sorted(MODELS)} or custom")
+        return value
+
+    def updated(self, **changes: object) -> Settings:
+        """A validated copy with some fields changed (model_copy would skip validation)."""
+        return type(self)(_env_file=None, **{**self.model_dump(), **changes})
+
+    def model_entry(self, name: str | None = None) -> ModelEntry | None:
+        """The chat model to use (with overrides applied), or None in retrieval-only mode."""
+        name = self.llm if name is None else name
+        if not name:
+            return None
+        base = MODELS.get(name) or ModelEntry(model=self.llm_model_name, base_url=self.llm_base_url)
+        overrides = {
+            "model": self.llm_model_name,
+            "base_url": self.llm_base_url,
+            "reasoning": None if self.llm_reasoning == "auto" else self.llm_reasoning,
+        }
+        return base.model_copy(update={k: v for k, v in overrides.items() if v})
+
+    def model_choices(self) -> list[str]:
+        """Names the app offers in its model picker."""
+        return list(dict.fromkeys(([self.llm] if self.llm else []) + self.llm_choices))
 
 
 def load_settings(**overrides: object) -> Settings:

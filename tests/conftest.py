@@ -42,3 +42,42 @@ def write_docs(folder: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, embedder):
+    """docs_corpus/ ingested once per session into real Milvus Lite; yields a Retriever."""
+    from ingest.pipeline import ingest
+    from retrieval.search import Retriever
+    from retrieval.store import Store
+
+    settings = make_settings(tmp_path_factory.mktemp("corpus"), CORPUS)
+    store = Store(settings)
+    ingest(settings, store, embedder)
+    retriever = Retriever(settings, store, embedder)
+    yield retriever
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def fake_llm():
+    """The OpenAI-compatible test server on 127.0.0.1."""
+    from tests.fake_llm import FakeLLM
+
+    server = FakeLLM()
+    yield server
+    server.stop()
+
+
+def chat_settings(retriever, fake, dialect: str, **extra) -> Settings:
+    """The corpus index's settings, answering with one dialect of the fake server."""
+    values = {
+        "llm": "custom",
+        "llm_base_url": fake.url,
+        "llm_model_name": dialect,
+        "llm_api_key": "test-key-123",
+        "llm_max_retries": 2,
+        "llm_timeout_s": 10,
+        **extra,
+    }
+    return retriever.settings.updated(**values)

@@ -86,7 +86,7 @@ def test_incremental_add_edit_delete_rename_noop(small, embedder):
 def test_chunking_change_resplits_without_reembedding_same_text(small, embedder):
     settings, store, _ = small
     ingest(settings, store, embedder)
-    changed = settings.model_copy(update={"chunk_overlap_tokens": 10})
+    changed = settings.updated(chunk_overlap_tokens=10)
     report = ingest(changed, store, embedder)
     assert report.docs_updated == 4 and report.chunks_embedded == 0
 
@@ -157,10 +157,14 @@ def test_interrupted_version_is_dropped_and_never_served(small, embedder):
     assert store.client.list_collections() == [live]
 
 
-def run_cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBEDDING_MODEL": "minilm-offline"}
+def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBEDDING_MODEL": "minilm-offline",
+        **(env or {}),
+    }
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=300,
     )
 
 

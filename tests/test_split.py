@@ -1,4 +1,5 @@
-from ingest.split import estimate_tokens, sections, split_hash, split_markdown, strip_front_matter
+from ingest.split import sections, split_hash, split_markdown, strip_front_matter
+from retrieval.tokens import estimate_tokens
 
 DOC = """---
 title: Runbook

@@ -1,0 +1,267 @@
+"""Question (+ history) -> standalone query -> top-k search -> prompt -> streamed answer.
+
+`answer_question` yields `Delta`s while the model streams and ends with exactly one `Answer`.
+No Streamlit here: the app and the command line both consume this generator.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, REWRITE_SYSTEM_PROMPT, fence
+from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
+from retrieval.search import Retriever
+from retrieval.settings import Settings
+from retrieval.tokens import estimate_tokens
+from retrieval.types import Hit
+
+CITATION = re.compile(r"\[(\d{1,3})\]")
+FOLLOW_UP = re.compile(
+    r"^(and|or|but|also|what about|how about|and what|same for|what if|then|so)\b"
+    r"|\b(it|its|that|this|those|these|they|them|there)\b",
+    re.IGNORECASE,
+)
+CJK_FOLLOW_UP = re.compile(r"^(那|还有|那么|它|这个|那个)")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One past exchange: the question and the answer text shown (never the reasoning)."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage given to the model, numbered as the answer cites it."""
+
+    n: int
+    doc: str
+    heading: str
+    score: float
+    text: str
+    cited: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"n": self.n, "doc": self.doc, "heading": self.heading, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final result of one question."""
+
+    answer: str
+    reasoning: str = ""
+    sources: list[Source] = field(default_factory=list)
+    model: str = ""
+    query: str = ""
+    cannot_answer: bool = False
+    notices: list[str] = field(default_factory=list)
+    invalid_citations: list[int] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "answer": self.answer,
+            "reasoning": self.reasoning,
+            "sources": [s.as_dict() for s in self.sources],
+            "model": self.model,
+        }
+
+
+def clean_question(text: str) -> str:
+    """Drop control characters (keeping newlines and tabs) and surrounding space."""
+    kept = (c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
+    return "".join(kept).strip()
+
+
+def rule_rewrite(question: str, history: Sequence[Turn]) -> str:
+    """Without a model: a short or referring follow-up is searched with the last question."""
+    if not history:
+        return question
+    short = len(question.split()) <= 4 and not re.search(r"[\u4e00-\u9fff]{6,}", question)
+    if short or FOLLOW_UP.search(question) or CJK_FOLLOW_UP.search(question):
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def standalone_query(
+    question: str, history: Sequence[Turn], chat: ChatClient | None, settings: Settings
+) -> str:
+    """The search query for a question in context: rewritten by the model, else by rule."""
+    if not history or not settings.rewrite_followups:
+        return question
+    if chat is None:
+        return rule_rewrite(question, history)
+    lines = [f"User: {t.question}\nAssistant: {t.answer[:600]}" for t in history[-3:]]
+    prompt = settings.rewrite_template.format(history=fence("\n".join(lines)), question=question)
+    try:
+        rewritten = chat.complete(
+            [Message("system", REWRITE_SYSTEM_PROMPT), Message("user", prompt)]
+        )
+    except LLMError:
+        return rule_rewrite(question, history)
+    first_line = rewritten.strip().splitlines()[0] if rewritten.strip() else ""
+    return first_line[:500] or rule_rewrite(question, history)
+
+
+def number_sources(hits: Sequence[Hit]) -> list[Source]:
+    return [Source(i, h.doc, h.heading, h.score, h.text) for i, h in enumerate(hits, 1)]
+
+
+def build_messages(
+    question: str, sources: Sequence[Source], history: Sequence[Turn], settings: Settings
+) -> list[Message]:
+    """System rules, past turns (answers only), then fenced passages and the question."""
+    passages = [
+        settings.passage_template.format(
+            n=s.n, doc=_attr(s.doc), heading=_attr(s.heading), text=fence(s.text)
+        )
+        for s in sources
+    ]
+    user = settings.user_template.format(context="\n\n".join(passages), question=fence(question))
+    messages = [Message("system", settings.system_prompt.format(cannot_answer=CANNOT_ANSWER))]
+    for turn in history[-4:]:
+        messages += [Message("user", turn.question), Message("assistant", turn.answer)]
+    return messages + [Message("user", user)]
+
+
+def _attr(value: str) -> str:
+    return fence(value).replace('"', "&quot;").replace("\n", " ")
+
+
+def fit_to_budget(
+    question: str, sources: list[Source], history: Sequence[Turn], settings: Settings
+) -> list[Source]:
+    """Drop the lowest-ranked passages until the prompt fits the token budget."""
+    kept = list(sources)
+    while len(kept) > 1 and _prompt_tokens(question, kept, history, settings) > (
+        settings.llm_context_tokens
+    ):
+        kept.pop()
+    return kept
+
+
+def _prompt_tokens(q: str, sources: list[Source], history: Sequence[Turn], s: Settings) -> int:
+    return sum(estimate_tokens(m.content) for m in build_messages(q, sources, history, s))
+
+
+def check_citations(text: str, sources: Sequence[Source]) -> tuple[str, list[Source], list[int]]:
+    """Mark cited sources; flag citations that point to no passage as `[n?]`."""
+    numbers = {int(n) for n in CITATION.findall(text)}
+    valid = {s.n for s in sources}
+    invalid = sorted(numbers - valid)
+    flagged = CITATION.sub(
+        lambda m: m.group(0) if int(m.group(1)) in valid else f"[{m.group(1)}?]", text
+    )
+    marked = [replace(s, cited=s.n in numbers) for s in sources]
+    return flagged, marked, invalid
+
+
+def retrieval_only(hits: Sequence[Hit], query: str) -> Answer:
+    """The answer when no model is configured: the top passages, with their sources."""
+    sources = number_sources(hits)
+    lines = [NO_MODEL_NOTICE, ""]
+    for s in sources:
+        snippet = " ".join(s.text.split())[:300]
+        lines.append(f"[{s.n}] **{s.doc}** › {s.heading or '(top)'}: {snippet}")
+    return Answer("\n".join(lines), sources=sources, query=query, notices=[NO_MODEL_NOTICE])
+
+
+def answer_question(
+    question: str,
+    history: Sequence[Turn],
+    retriever: Retriever,
+    chat: ChatClient | None,
+    settings: Settings,
+    k: int | None = None,
+) -> Iterator[Delta | Answer]:
+    """Stream the answer to a question; the last item is always an `Answer`."""
+    question = clean_question(question)
+    if refusal := _refuse(question, settings):
+        yield Answer(refusal, error=refusal)
+        return
+    model = chat.name if chat else ""
+    query = standalone_query(question, history, chat, settings)
+    hits = retriever.search(query, k or settings.top_k)
+    if not hits or hits[0].score < settings.min_score:
+        yield Answer(CANNOT_ANSWER, model=model, query=query, cannot_answer=True)
+        return
+    if chat is None:
+        yield retrieval_only(hits, query)
+        return
+    yield from _generate(question, history, number_sources(hits), chat, settings, query)
+
+
+def _refuse(question: str, settings: Settings) -> str:
+    if not question:
+        return "Please type a question."
+    if len(question) > settings.max_question_chars:
+        return (
+            f"That question is too long ({len(question):,} characters; the limit is "
+            f"{settings.max_question_chars:,}). Please shorten it."
+        )
+    return ""
+
+
+def _generate(
+    question: str,
+    history: Sequence[Turn],
+    sources: list[Source],
+    chat: ChatClient,
+    settings: Settings,
+    query: str,
+) -> Iterator[Delta | Answer]:
+    notices: list[str] = []
+    kept = fit_to_budget(question, sources, history, settings)
+    answer, reasoning = [], []
+    while True:
+        try:
+            for delta in chat.stream(build_messages(question, kept, history, settings)):
+                (answer if delta.kind == "answer" else reasoning).append(delta.text)
+                yield delta
+            break
+        except ContextTooLongError:
+            if len(kept) <= 1 or answer or reasoning:
+                yield _failed(f"the question and passages do not fit {chat.name}'s context", chat)
+                return
+            kept = kept[: max(1, len(kept) // 2)]
+        except LLMError as exc:
+            yield _failed(str(exc), chat, "".join(answer), "".join(reasoning), kept)
+            return
+    if len(kept) < len(sources):
+        notices.append(
+            f"{len(sources) - len(kept)} lower-ranked passage(s) were left out to fit the "
+            "model's context window."
+        )
+    text, marked, invalid = check_citations("".join(answer).strip(), kept)
+    if invalid:
+        notices.append(f"The answer cites {invalid}, which match no passage; treat them with care.")
+    if not text:
+        notices.append("The model returned no answer text.")
+    yield Answer(
+        text,
+        "".join(reasoning).strip(),
+        marked,
+        chat.name,
+        query,
+        cannot_answer=text.strip() == CANNOT_ANSWER,
+        notices=notices,
+        invalid_citations=invalid,
+    )
+
+
+def _failed(
+    message: str,
+    chat: ChatClient,
+    partial: str = "",
+    reasoning: str = "",
+    sources: Sequence[Source] = (),
+) -> Answer:
+    """A failed model call: the error, and whatever part of the answer had arrived."""
+    text = f"{partial.strip()}\n\n(The answer was cut off.)" if partial.strip() else ""
+    return Answer(text, reasoning, list(sources), chat.name, error=message)

@@ -1,0 +1,235 @@
+"""One OpenAI-compatible chat client that yields typed deltas: reasoning apart from the answer.
+
+Reasoning arrives in one of several shapes, all normalised here:
+- a `reasoning_content` field (DeepSeek's reasoner, older vLLM reasoning parsers),
+- a `reasoning` field (newer vLLM, Ollama's OpenAI endpoint),
+- inline `<think>...</think>` in the content (R1 distills), where the opening tag is often
+  missing because the chat template pre-fills it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import openai
+
+from retrieval.settings import ModelEntry, Settings
+
+OPEN, CLOSE = "<think>", "</think>"
+R1_NAMES = re.compile(r"(?<![a-z])r1|qwq|think", re.IGNORECASE)
+
+
+class LLMError(RuntimeError):
+    """A model call failed in a way the user can act on; the message says how."""
+
+
+class ContextTooLongError(LLMError):
+    """The prompt does not fit the model's context window."""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed output: part of the reasoning or part of the answer."""
+
+    kind: Literal["reasoning", "answer"]
+    text: str
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ThinkSplitter:
+    """Splits streamed text with inline <think> tags into reasoning and answer deltas.
+
+    With `expect_reasoning` (R1-style models), text is reasoning until `</think>`, whether or not
+    the opening tag was sent. Otherwise text is answer unless it opens with `<think>`. Tags split
+    across chunks are held back until they can be recognised.
+    """
+
+    def __init__(self, expect_reasoning: bool):
+        self.expect = expect_reasoning
+        self.state = "start"  # start -> think -> answer
+        self.buffer = ""
+
+    def feed(self, text: str) -> list[Delta]:
+        self.buffer += text
+        out: list[Delta] = []
+        while True:
+            if self.state == "start":
+                head = self.buffer.lstrip()
+                if head.startswith(OPEN):
+                    self.buffer, self.state = head[len(OPEN) :], "think"
+                elif OPEN.startswith(head) and head != "":
+                    return out  # might still become "<think>": wait for more
+                elif not head:
+                    return out
+                else:
+                    self.state = "think" if self.expect else "answer"
+            elif self.state == "think":
+                end = self.buffer.find(CLOSE)
+                if end == -1:
+                    keep = _partial_suffix(self.buffer, CLOSE)
+                    if self.buffer[: len(self.buffer) - keep]:
+                        out.append(Delta("reasoning", self.buffer[: len(self.buffer) - keep]))
+                    self.buffer = self.buffer[len(self.buffer) - keep :]
+                    return out
+                if self.buffer[:end].rstrip():
+                    out.append(Delta("reasoning", self.buffer[:end].rstrip()))
+                self.buffer, self.state = self.buffer[end + len(CLOSE) :].lstrip("\n"), "answer"
+            else:
+                if self.buffer:
+                    out.append(Delta("answer", self.buffer))
+                self.buffer = ""
+                return out
+
+    def finish(self) -> list[Delta]:
+        """Flush what is held back at the end of the stream."""
+        rest, self.buffer = self.buffer, ""
+        if self.state == "start" and rest.strip():
+            return [Delta("answer", rest)]
+        if self.state == "think" and rest:
+            return [Delta("reasoning", rest)]
+        return [Delta("answer", rest)] if rest else []
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of text that is a prefix of tag (a tag split across chunks)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:size]):
+            return size
+    return 0
+
+
+def open_chat(settings: Settings, name: str | None = None) -> ChatClient | None:
+    """The configured chat model (or the named one), or None in retrieval-only mode."""
+    entry = settings.model_entry(name)
+    return ChatClient(settings, entry) if entry else None
+
+
+def expects_inline_reasoning(entry: ModelEntry) -> bool:
+    if entry.reasoning == "inline":
+        return True
+    return (
+        entry.reasoning == "auto"
+        and bool(R1_NAMES.search(entry.model))
+        and not (entry.model.startswith("deepseek-reasoner"))
+    )
+
+
+class ChatClient:
+    """Streams chat completions from one OpenAI-compatible endpoint as typed deltas."""
+
+    def __init__(self, settings: Settings, entry: ModelEntry):
+        self.entry = entry
+        self.settings = settings
+        self._client = openai.OpenAI(
+            base_url=entry.base_url,
+            api_key=_api_key(settings, entry),
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.entry.model
+
+    def stream(self, messages: Sequence[Message]) -> Iterator[Delta]:
+        """Yield reasoning and answer deltas; raise LLMError with a user-facing message."""
+        with _api_errors(self.entry):
+            response = self._client.chat.completions.create(
+                model=self.entry.model,
+                messages=[m.__dict__ for m in messages],
+                stream=True,
+                temperature=self.settings.llm_temperature,
+            )
+        try:
+            yield from self._deltas(response)
+        except (openai.APIConnectionError, httpx.TransportError, OSError):
+            raise LLMError(
+                f"the connection to {self.entry.base_url} dropped while the answer was streaming; "
+                "try again"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise _message_for(exc, self.entry) from None
+
+    def _deltas(self, response) -> Iterator[Delta]:
+        inline = expects_inline_reasoning(self.entry)
+        splitter = None
+        for chunk in response:
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            extra = delta.model_extra or {}
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+            if reasoning:
+                inline = False  # a server that parses reasoning sends content as answer
+                yield Delta("reasoning", reasoning)
+            if delta.content:
+                splitter = splitter or ThinkSplitter(inline)
+                yield from splitter.feed(delta.content)
+        yield from splitter.finish() if splitter else ()
+
+    def complete(self, messages: Sequence[Message]) -> str:
+        """A whole answer (reasoning dropped), for short internal calls such as query rewriting."""
+        return "".join(d.text for d in self.stream(messages) if d.kind == "answer").strip()
+
+
+@contextmanager
+def _api_errors(entry: ModelEntry) -> Iterator[None]:
+    """Turn the client's exceptions into LLMError messages a user can act on (never the key)."""
+    try:
+        yield
+    except (openai.OpenAIError, httpx.TransportError, OSError) as exc:
+        raise _message_for(exc, entry) from None
+
+
+def _message_for(exc: Exception, entry: ModelEntry) -> LLMError:
+    where = f"{entry.model} at {entry.base_url}"
+    if isinstance(exc, openai.AuthenticationError):
+        variable = "DEEPSEEK_API_KEY" if entry.key == "deepseek" else "RAG_LLM_API_KEY"
+        return LLMError(f"the API key was refused by {where}: check {variable}")
+    if isinstance(exc, openai.NotFoundError):
+        hint = f" (for Ollama: `ollama pull {entry.model}`)" if "11434" in entry.base_url else ""
+        return LLMError(f"model {entry.model} not found at {entry.base_url}{hint}")
+    if isinstance(exc, openai.BadRequestError) and _is_context_error(exc):
+        return ContextTooLongError(f"the prompt is too long for {entry.model}")
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError(f"{where} is rate limiting requests; try again in a minute")
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError(f"{where} did not answer in time; try again or raise RAG_LLM_TIMEOUT_S")
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError | OSError):
+        return LLMError(_connection_message(entry))
+    if isinstance(exc, openai.APIStatusError):
+        return LLMError(f"{where} failed with HTTP {exc.status_code}; try again later")
+    return LLMError(f"{where} failed: {type(exc).__name__}")
+
+
+def _connection_message(entry: ModelEntry) -> str:
+    if "11434" in entry.base_url:
+        return f"cannot reach Ollama at {entry.base_url}: is Ollama running (`ollama serve`)?"
+    if "localhost" in entry.base_url or "127.0.0.1" in entry.base_url:
+        return f"cannot reach {entry.base_url}: is the model server (vLLM) running?"
+    return f"cannot reach {entry.base_url}, or the connection dropped; check the network"
+
+
+def _is_context_error(exc: openai.BadRequestError) -> bool:
+    text = str(exc).lower()
+    return "context" in text and ("length" in text or "too long" in text or "maximum" in text)
+
+
+def _api_key(settings: Settings, entry: ModelEntry) -> str:
+    secret = settings.deepseek_api_key if entry.key == "deepseek" else settings.llm_api_key
+    if secret is None or not secret.get_secret_value():
+        if entry.key == "none":
+            return "not-needed"  # local servers accept any key; the client requires one
+        variable = "DEEPSEEK_API_KEY" if entry.key == "deepseek" else "RAG_LLM_API_KEY"
+        raise LLMError(f"no API key for {entry.model}: set {variable} in .env or the environment")
+    return secret.get_secret_value()
