@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
@@ -35,6 +36,15 @@ def pieces(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that stop reading mid-stream (a closed generator) reset the connection.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeLLM:
     """Start with `FakeLLM()`; `url` is the base URL; `stop()` shuts it down."""
 
@@ -43,8 +53,7 @@ class FakeLLM:
         self.slow_s = slow_s
         self.flaky_calls = 0
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -195,8 +204,6 @@ def _err(message: str, kind: str) -> dict:
 
 
 if __name__ == "__main__":  # `python -m tests.fake_llm [PORT]`: serve until Ctrl-C
-    import sys
-
     server = FakeLLM(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     print(f"fake OpenAI-compatible server at {server.url}", flush=True)
     try:

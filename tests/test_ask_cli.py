@@ -21,10 +21,21 @@ def cli_db(tmp_path_factory):
 
 def ask(db, fake, dialect, *extra):
     env = {
-        "RAG_LLM_BASE_URL": fake.url, "RAG_LLM_MODEL_NAME": dialect, "RAG_LLM_API_KEY": "k-1",
+        "RAG_LLM_BASE_URL": fake.url,
+        "RAG_LLM_MODEL_NAME": dialect,
+        "RAG_LLM_API_KEY": "k-1",
     }
-    return run_cli("-m", "retrieval.ask", "how many vacation days?", "--db", db,
-                   "--model", "custom", *extra, env=env)
+    return run_cli(
+        "-m",
+        "retrieval.ask",
+        "how many vacation days?",
+        "--db",
+        db,
+        "--model",
+        "custom",
+        *extra,
+        env=env,
+    )
 
 
 def test_json_output(cli_db, fake_llm):

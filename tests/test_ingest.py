@@ -159,11 +159,17 @@ def test_interrupted_version_is_dropped_and_never_served(small, embedder):
 
 def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBEDDING_MODEL": "minilm-offline",
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RAG_EMBEDDING_MODEL": "minilm-offline",
         **(env or {}),
     }
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 

@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints figures measured side by side in one run."""
