@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
 import time
-import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
