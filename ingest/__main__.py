@@ -6,11 +6,35 @@ import argparse
 import json
 import sys
 
-from ingest.pipeline import ingest
+from tqdm import tqdm
+
+from ingest.pipeline import IngestBusyError, IngestReport, ingest
 from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
 from retrieval.store import Store
+
+
+class Bars:
+    """Terminal progress: one tqdm bar per stage (files, chunks, embedding)."""
+
+    def __init__(self):
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def json_progress(stage: str, done: int, total: int) -> None:
+    """Machine-readable progress on stderr, one JSON object per line (used by the app)."""
+    print(json.dumps({"stage": stage, "done": done, "total": total}), file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,17 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=None, help="Milvus Lite path or http://host:19530")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
+        "--progress",
+        choices=["bar", "json", "none"],
+        default=None,
+        help="progress on stderr (default: bar, or none with --json)",
+    )
+    parser.add_argument(
         "--rebuild",
         action="store_true",
         help="re-embed everything (e.g. after changing the embedding model)",
     )
     args = parser.parse_args(argv)
-    with fail_cleanly():
+    mode = args.progress or ("none" if args.json else "bar")
+    bars = Bars() if mode == "bar" else None
+    progress = bars or (json_progress if mode == "json" else None)
+    with fail_cleanly(IngestBusyError):
         settings = load_settings(docs_dir=args.docs_dir, store_uri=args.db)
         store = Store(settings)
         embedder = embedder_for(settings, store, follow_index=not args.rebuild)
-        report = ingest(settings, store, embedder, rebuild=args.rebuild, progress=not args.json)
+        options = {"progress": progress} if progress else {}
+        report = ingest(settings, store, embedder, rebuild=args.rebuild, **options)
         store.close()
+    if bars:
+        bars.close()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -37,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_summary(report) -> None:
+def print_summary(report: IngestReport) -> None:
     print(
         f"{report.docs_added} added, {report.docs_updated} updated, {report.docs_removed} removed, "
         f"{report.docs_unchanged} unchanged, {len(report.docs_failed)} failed; "

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from tqdm import tqdm
 
 from ingest.split import split_markdown
 from retrieval.embeddings import OnnxEncoder
@@ -17,12 +18,39 @@ from retrieval.settings import Settings
 from retrieval.store import COPY_FIELDS, Store, meta_for
 from retrieval.types import Chunk
 
+#: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
+Progress = Callable[[str, int, int], None]
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 EMBED_SLICE = 64
 
 
 class DocError(ValueError):
     """A document that cannot be ingested; reported and skipped."""
+
+
+class IngestBusyError(RuntimeError):
+    """Another ingest into the same index is running."""
+
+
+@contextmanager
+def exclusive_ingest(settings: Settings) -> Iterator[None]:
+    """One ingest at a time per index: all writes come from a single writer."""
+    uri = settings.store_uri
+    if "://" in uri:
+        digest = hashlib.sha256(f"{uri}|{settings.collection}".encode()).hexdigest()[:16]
+        lock_path = Path(tempfile.gettempdir()) / f"docs-qa-ingest-{digest}.lock"
+    else:
+        resolved = Path(uri).expanduser().resolve()
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = resolved.with_name(f"{resolved.name}.{settings.collection}.ingest.lock")
+    with open(lock_path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestBusyError(
+                "another ingest into this index is running; try again when it has finished"
+            ) from None
+        yield
 
 
 @dataclass(frozen=True)
@@ -107,33 +135,43 @@ def find_markdown(root: Path) -> tuple[list[Path], list[dict[str, str]]]:
     return sorted(files), refused
 
 
-def scan(root: Path, max_bytes: int, progress: bool) -> tuple[list[DocFile], list[dict[str, str]]]:
+def _quiet(stage: str, done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
+
+
+def scan(
+    root: Path, max_bytes: int, progress: Progress = _quiet
+) -> tuple[list[DocFile], list[dict[str, str]]]:
     """Read every markdown file; failures are collected, never raised."""
     if not root.is_dir():
         raise DocError(f"docs folder not found: {root}")
     paths, failed = find_markdown(root)
     docs = []
-    for path in tqdm(paths, desc="files", unit="file", disable=not progress):
+    for done, path in enumerate(paths, 1):
         try:
             docs.append(read_doc(path, root, max_bytes))
         except DocError as exc:
             failed.append({"path": path.relative_to(root).as_posix(), "error": str(exc)})
+        progress("files", done, len(paths))
     return docs, failed
 
 
 def embed_missing(
-    chunks: list[Chunk], known: dict[str, list[float]], embedder: OnnxEncoder, progress: bool
+    chunks: list[Chunk],
+    known: dict[str, list[float]],
+    embedder: OnnxEncoder,
+    progress: Progress = _quiet,
 ) -> dict[str, list[float]]:
     """Embed the texts not in `known`, longest-first order aside; returns text_hash -> vector."""
     todo = {c.text_hash: c.embed_text for c in chunks if c.text_hash not in known}
     keys = sorted(todo, key=lambda key: len(todo[key]))
     vectors = dict(known)
-    with tqdm(total=len(keys), desc="embedding", unit="chunk", disable=not progress) as bar:
-        for start in range(0, len(keys), EMBED_SLICE):
-            part = keys[start : start + EMBED_SLICE]
-            for key, vector in zip(part, embedder.embed([todo[k] for k in part]), strict=True):
-                vectors[key] = vector.tolist()
-            bar.update(len(part))
+    progress("embedding", 0, len(keys))
+    for start in range(0, len(keys), EMBED_SLICE):
+        part = keys[start : start + EMBED_SLICE]
+        for key, vector in zip(part, embedder.embed([todo[k] for k in part]), strict=True):
+            vectors[key] = vector.tolist()
+        progress("embedding", start + len(part), len(keys))
     return vectors
 
 
@@ -165,9 +203,16 @@ def ingest(
     store: Store,
     embedder: OnnxEncoder,
     rebuild: bool = False,
-    progress: bool = False,
+    progress: Progress = _quiet,
 ) -> IngestReport:
     """Bring the index in line with the docs folder; a no-op when nothing changed."""
+    with exclusive_ingest(settings):
+        return _ingest(settings, store, embedder, rebuild, progress)
+
+
+def _ingest(
+    settings: Settings, store: Store, embedder: OnnxEncoder, rebuild: bool, progress: Progress
+) -> IngestReport:
     started = time.perf_counter()
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
     root = Path(settings.docs_dir)
@@ -205,13 +250,14 @@ def ingest(
     return report
 
 
-def _split_all(docs: list[DocFile], settings: Settings, progress: bool) -> list[Chunk]:
+def _split_all(docs: list[DocFile], settings: Settings, progress: Progress) -> list[Chunk]:
     sizes = {
         "chunk_tokens": settings.chunk_tokens,
         "overlap_tokens": settings.chunk_overlap_tokens,
         "min_tokens": settings.min_chunk_tokens,
     }
     chunks: list[Chunk] = []
-    for doc in tqdm(docs, desc="chunks", unit="doc", disable=not progress):
+    for done, doc in enumerate(docs, 1):
         chunks += split_markdown(doc.text, doc.path, settings.split_mode, **sizes)
+        progress("chunks", done, len(docs))
     return chunks

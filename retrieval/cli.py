@@ -14,12 +14,12 @@ from retrieval.store import MILVUS_ERRORS, StoreError
 
 
 @contextmanager
-def fail_cleanly() -> Iterator[None]:
+def fail_cleanly(*expected: type[Exception]) -> Iterator[None]:
     """Turn the errors a user can act on into one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         yield
-    except (StoreError, EmbeddingError, ValueError, OSError) as exc:
+    except (StoreError, EmbeddingError, ValueError, OSError, *expected) as exc:
         if isinstance(exc, ValidationError):
             first = exc.errors()[0]
             message = f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}"

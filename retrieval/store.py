@@ -19,6 +19,7 @@ from pathlib import Path
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from retrieval import local_server
 from retrieval.settings import Settings
 from retrieval.types import Hit
 
@@ -57,9 +58,9 @@ class IndexInfo:
 
 def open_client(settings: Settings) -> MilvusClient:
     """Connect to Milvus Lite (a file path) or a server (http[s]:// URI), with clear errors."""
-    uri = settings.store_uri
+    uri = local_server.resolve(settings.store_uri)
     token = settings.store_token.get_secret_value() if settings.store_token else ""
-    if not re.match(r"^[a-z]+://", uri):
+    if local_server.is_local_path(uri):
         Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     quiet = logging.getLogger("milvus_lite.server_manager")
     level = quiet.level
@@ -172,6 +173,14 @@ class Store:
 
     def search(self, vector: list[float], k: int) -> list[Hit]:
         """Top-k passages by inner product with a unit query vector."""
+        try:
+            return self._search(vector, k)
+        except MilvusException:
+            # Another process may have switched the alias and dropped the version we resolved.
+            self._loaded = None
+            return self._search(vector, k)
+
+    def _search(self, vector: list[float], k: int) -> list[Hit]:
         name = self.live_collection()
         if name is None:
             raise StoreError("the index is empty: run `python -m ingest` first")
