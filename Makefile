@@ -24,7 +24,7 @@ search: ingest
 	$(BIN)/python -m retrieval "How do I reset my VPN password?"
 
 run: ingest
-	$(BIN)/python -m retrieval "How do I reset my VPN password?"
+	$(BIN)/python -m streamlit run app/main.py
 
 test: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

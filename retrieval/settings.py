@@ -140,6 +140,19 @@ class Settings(BaseSettings):
     rewrite_followups: bool = Field(True, description="Rewrite follow-ups into standalone queries.")
     max_question_chars: int = Field(4_000, ge=10, description="Longer questions are refused.")
 
+    # --- app -----------------------------------------------------------------------------------
+    app_password: SecretStr | None = Field(
+        None, description="If set, staff must enter it before reaching the chat."
+    )
+    admin_password: SecretStr | None = Field(
+        None, description="If set, the sidebar's re-ingest action asks for it."
+    )
+    local_server: bool = Field(
+        True,
+        description="The app serves a Milvus Lite index through a local server on 127.0.0.1 so "
+        "that ingest jobs can write while staff chat.",
+    )
+
     # --- prompts (validated: an unknown placeholder is an error at load) ------------------------
     system_prompt: str = Field(templates.SYSTEM_PROMPT, description="System prompt template.")
     passage_template: str = Field(templates.PASSAGE_TEMPLATE, description="One passage.")

@@ -1,0 +1,171 @@
+"""The Streamlit chat under streamlit.testing's AppTest: real app, real index, fake LLM server."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from prompts.templates import NO_MODEL_NOTICE
+from tests.conftest import CORPUS, ROOT
+from tests.fake_llm import REASONING
+from tests.test_ingest import run_cli
+
+APP = str(ROOT / "app" / "main.py")
+QUESTION = "How many days of paid annual leave do full-time employees get?"
+
+
+@pytest.fixture(scope="module")
+def app_index(tmp_path_factory):
+    """A copy of docs_corpus/ ingested by the real CLI (a separate process, as an admin would)."""
+    tmp = tmp_path_factory.mktemp("app")
+    docs = tmp / "docs"
+    shutil.copytree(CORPUS, docs)
+    db = str(tmp / "app.db")
+    result = run_cli("-m", "ingest", str(docs), "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    return {"db": db, "docs": docs, "tmp": tmp}
+
+
+@pytest.fixture()
+def env(monkeypatch, app_index, fake_llm):
+    for name in ("RAG_LLM", "RAG_APP_PASSWORD", "RAG_ADMIN_PASSWORD", "DEEPSEEK_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_STORE_URI", app_index["db"])
+    monkeypatch.setenv("RAG_DOCS_DIR", str(app_index["docs"]))
+    monkeypatch.setenv("RAG_EMBEDDING_MODEL", "minilm-offline")
+    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("RAG_LLM_API_KEY", "test-key")
+    monkeypatch.setenv("RAG_LLM_MAX_RETRIES", "0")
+
+    def use(dialect: str | None) -> None:
+        if dialect:
+            monkeypatch.setenv("RAG_LLM", "custom")
+            monkeypatch.setenv("RAG_LLM_MODEL_NAME", dialect)
+
+    return use
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    return at
+
+
+def ask(at: AppTest, question: str = QUESTION) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def no_traceback(at: AppTest) -> None:
+    everything = " ".join(texts(at.markdown) + texts(at.error) + texts(at.warning))
+    assert "Traceback" not in everything and not at.exception
+
+
+def test_answer_streams_with_sources(env):
+    env("chat")
+    at = ask(start())
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    answer = [t for t in texts(at.markdown) if t.startswith("According to the docs")]
+    assert answer and answer[0].endswith("[1].")
+    labels = [e.label for e in at.expander]
+    assert labels[0].startswith("[1] handbook/leave-policy.md › Leave policy")
+    assert "score" in labels[0]
+    assert not any(label.startswith("Reasoning") for label in labels)
+    no_traceback(at)
+
+
+def test_reasoning_is_kept_apart(env):
+    env("r1-noopen")
+    at = ask(start())
+    reasoning = [e for e in at.expander if e.label == "Reasoning"]
+    assert len(reasoning) == 1
+    assert texts(reasoning[0].markdown) == [REASONING]
+    answers = [t for t in texts(at.markdown) if t.startswith("According to the docs")]
+    assert answers and REASONING not in answers[0]
+
+
+def test_retrieval_only_mode(env):
+    env(None)
+    at = start()
+    assert any("No language model configured" in c for c in texts(at.sidebar.caption))
+    at = ask(at)
+    assert any(t.startswith(NO_MODEL_NOTICE) for t in texts(at.markdown))
+    assert any(e.label.startswith("[1] ") for e in at.expander)
+
+
+def test_wrong_key_is_a_friendly_error(env, monkeypatch):
+    env("chat")
+    monkeypatch.setenv("RAG_LLM_API_KEY", "wrong-key")
+    at = ask(start())
+    assert any("API key was refused" in e for e in texts(at.error))
+    assert not any("wrong-key" in t for t in texts(at.error) + texts(at.markdown))
+    no_traceback(at)
+
+
+def test_missing_deepseek_key_falls_back_to_passages(env, monkeypatch):
+    monkeypatch.setenv("RAG_LLM", "deepseek-chat")
+    at = ask(start())
+    assert any("DEEPSEEK_API_KEY" in w for w in texts(at.warning))
+    assert any(t.startswith(NO_MODEL_NOTICE) for t in texts(at.markdown))
+
+
+def test_ollama_not_running(env, monkeypatch):
+    monkeypatch.setenv("RAG_LLM", "ollama-r1")
+    monkeypatch.setenv("RAG_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    at = ask(start())
+    assert any("Ollama" in e or "model server" in e for e in texts(at.error))
+    no_traceback(at)
+
+
+def test_empty_index_says_run_the_ingest(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_STORE_URI", str(tmp_path / "empty.db"))
+    at = start()
+    assert any("run the ingest first" in i.lower() for i in texts(at.info))
+    assert not at.chat_input
+
+
+def test_new_chat_clears_history(env):
+    env("chat")
+    at = ask(start())
+    assert len(at.chat_message) == 2
+    at.sidebar.button[0].click().run()
+    assert len(at.chat_message) == 0
+    assert at.session_state.history == []
+
+
+def test_reingest_from_sidebar_updates_status(env, app_index):
+    env(None)
+    at = start()
+    before = " ".join(texts(at.sidebar.caption))
+    assert "**36** documents" in before
+    (app_index["docs"] / "it" / "new-printer.md").write_text(
+        "# New printer\n\nThe new colour printer on floor 7 is called Lumen-Colour.\n"
+    )
+    reingest = next(b for b in at.sidebar.button if b.label == "Re-ingest docs")
+    at = reingest.click().run()
+    assert not at.exception
+    assert any("1 added" in s for s in texts(at.success))
+    at = at.run()
+    assert "**37** documents" in " ".join(texts(at.sidebar.caption))
+    at = ask(at, "What is the new colour printer on floor 7 called?")
+    assert any(e.label.startswith("[1] it/new-printer.md") for e in at.expander)
+
+
+def test_login_gate(env, monkeypatch):
+    env("chat")
+    monkeypatch.setenv("RAG_APP_PASSWORD", "staff-only")
+    at = start()
+    assert not at.chat_input
+    at.text_input[0].input("nope")
+    at.button[0].click().run()
+    assert any("Wrong password" in e for e in texts(at.error)) and not at.chat_input
+    at.text_input[0].input("staff-only")
+    at.button[0].click().run()
+    assert at.chat_input
