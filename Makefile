@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 0
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install install-dev ingest run search test lint format bench clean
+.PHONY: install install-dev browser ingest run search test lint format bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,7 +26,14 @@ search: ingest
 run: ingest
 	$(BIN)/python -m streamlit run app/main.py
 
-test: install-dev
+# Debian's chromium for the browser test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium missing; run 'sudo apt-get install chromium' for the browser test"; fi; }
+
+test: install-dev browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: install-dev

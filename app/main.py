@@ -18,14 +18,14 @@ from retrieval.llm import LLMError, open_chat  # noqa: E402
 RETRIEVAL_ONLY = "Retrieval only (no model)"
 log = logging.getLogger("app")
 
-st.set_page_config(page_title="Docs QA", page_icon="📚", layout="centered")
+st.set_page_config(page_title="Docs QA", page_icon=":material/menu_book:", layout="centered")
 
 
 def require_login(settings) -> None:
     """When RAG_APP_PASSWORD is set, nobody reaches the chat without it."""
     if settings.app_password is None or st.session_state.get("signed_in"):
         return
-    st.title("📚 Docs QA")
+    st.title("Docs QA")
     with st.form("login"):
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Sign in"):
@@ -42,26 +42,36 @@ def open_backend(settings):
         return services.backend(settings.store_uri, settings)
     except Exception as exc:  # the page must explain, never show a traceback
         log.exception("cannot open the index")
-        st.error(f"Cannot open the index: {views.friendly(str(exc))}", icon="⚠️")
+        st.error(f"Cannot open the index: {views.friendly(str(exc))}", icon=":material/error:")
         st.stop()
 
 
 def sidebar(settings, back) -> tuple[str, int]:
     """Model picker, top-k, index status, new chat, re-ingest. Returns (model, k)."""
     with st.sidebar:
-        st.header("📚 Docs QA")
+        st.header(":material/menu_book: Docs QA")
         choices = settings.model_choices() + [RETRIEVAL_ONLY]
-        model = st.selectbox("Model", choices, key="model")
+        model = st.selectbox("Model", choices, key="model", format_func=model_label(settings))
         if model == RETRIEVAL_ONLY and not settings.model_choices():
             st.caption("No language model configured: set `RAG_LLM` in `.env` (see README).")
         k = st.slider("Passages per answer (top-k)", 1, 20, settings.top_k, key="top_k")
-        if st.button("🗨️ New chat", use_container_width=True):
+        if st.button("New chat", icon=":material/add_comment:", width="stretch"):
             st.session_state.history = []
             st.rerun()
         st.divider()
         index_status(back)
         reingest_panel(settings, back)
     return ("" if model == RETRIEVAL_ONLY else model), k
+
+
+def model_label(settings):
+    """Show what a picker entry really runs, e.g. 'ollama-r1 (deepseek-r1:7b)'."""
+
+    def label(name: str) -> str:
+        entry = settings.model_entry(name) if name != RETRIEVAL_ONLY else None
+        return f"{name} ({entry.model})" if entry and entry.model != name else name
+
+    return label
 
 
 def index_status(back) -> None:
@@ -82,7 +92,7 @@ def reingest_panel(settings, back) -> None:
         password = ""
         if settings.admin_password is not None:
             password = st.text_input("Admin password", type="password", key="admin_pw")
-        if not st.button("Re-ingest docs", use_container_width=True):
+        if not st.button("Re-ingest docs", width="stretch"):
             return
         expected = settings.admin_password.get_secret_value() if settings.admin_password else ""
         if not hmac.compare_digest(password.encode(), expected.encode()):
@@ -122,7 +132,7 @@ def chat_client(settings, model: str):
     try:
         return open_chat(settings, model)
     except LLMError as exc:
-        st.warning(f"{views.friendly(str(exc))}. Showing passages only.", icon="🔑")
+        st.warning(f"{views.friendly(str(exc))}. Showing passages only.", icon=":material/key:")
         return None
 
 

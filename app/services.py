@@ -55,8 +55,15 @@ def reingest(
 ) -> dict:
     """Run the ingest job against the served index; returns its JSON summary."""
     command = [
-        sys.executable, "-m", "ingest", str(settings.docs_dir), "--db", back.uri,
-        "--json", "--progress", "json",
+        sys.executable,
+        "-m",
+        "ingest",
+        str(settings.docs_dir),
+        "--db",
+        back.uri,
+        "--json",
+        "--progress",
+        "json",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(

@@ -37,10 +37,10 @@ def render_answer(answer: Answer) -> None:
     if answer.answer:
         st.markdown(answer.answer)
     if answer.error:
-        st.error(friendly(answer.error), icon="⚠️")
+        st.error(friendly(answer.error), icon=":material/error:")
     for notice in answer.notices:
         if notice not in answer.answer:
-            st.caption(f"ℹ️ {notice}")
+            st.caption(f":material/info: {notice}")
     render_sources(answer.sources)
 
 
