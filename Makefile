@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 0
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install install-dev browser ingest run search test lint format bench clean
+.PHONY: install install-dev browser ingest run search test eval lint format bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ browser:
 
 test: install-dev browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Retrieval quality of every configuration on docs_corpus/, written into the README's table.
+eval: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m retrieval.eval --corpus docs_corpus \
+	  --qa tests/data/qa_docs_corpus.jsonl --report README.md
 
 lint: install-dev
 	$(BIN)/ruff check .

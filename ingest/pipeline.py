@@ -15,7 +15,7 @@ from pathlib import Path
 from ingest.split import split_markdown
 from retrieval.embeddings import OnnxEncoder
 from retrieval.settings import Settings
-from retrieval.store import COPY_FIELDS, Store, meta_for
+from retrieval.store import COPY_FIELDS, SCHEMA_VERSION, Store, meta_for
 from retrieval.types import Chunk
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
@@ -175,6 +175,20 @@ def embed_missing(
     return vectors
 
 
+def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> dict:
+    """One row of the index; `search_text` feeds the BM25 full-text index."""
+    return {
+        "id": chunk.id,
+        "doc": chunk.doc,
+        "heading": chunk.heading,
+        "text": chunk.text,
+        "text_hash": chunk.text_hash,
+        "doc_hash": doc_hash,
+        "vector": vector,
+        "search_text": chunk.embed_text,
+    }
+
+
 def _rows(
     store: Store,
     keep: set[str],
@@ -182,20 +196,13 @@ def _rows(
     hashes: dict[str, str],
     vectors: dict[str, list[float]],
 ) -> Iterator[dict]:
-    """Rows of the new version: kept docs copied as stored, then the new chunks."""
+    """Rows of the new version: kept docs copied with their vectors, then the new chunks."""
     for row in store.rows(COPY_FIELDS) if keep else ():
         if row["doc"] in keep:
-            yield {name: row[name] for name in COPY_FIELDS}
+            chunk = Chunk(row["doc"], row["heading"], row["text"])
+            yield chunk_row(chunk, row["doc_hash"], row["vector"])
     for chunk in chunks:
-        yield {
-            "id": chunk.id,
-            "doc": chunk.doc,
-            "heading": chunk.heading,
-            "text": chunk.text,
-            "text_hash": chunk.text_hash,
-            "doc_hash": hashes[chunk.doc],
-            "vector": vectors[chunk.text_hash],
-        }
+        yield chunk_row(chunk, hashes[chunk.doc], vectors[chunk.text_hash])
 
 
 def ingest(
@@ -233,7 +240,8 @@ def _ingest(
         docs_failed=failed,
         embedding_model=embedder.name,
     )
-    if info is not None and not changed and not removed:
+    migrate = info is not None and info.schema != SCHEMA_VERSION
+    if info is not None and not changed and not removed and not migrate:
         report.chunks_total = info.chunks
     else:
         chunks = _split_all(changed, settings, progress)

@@ -38,7 +38,8 @@ class Retriever:
         """The k passages whose vectors have the highest inner product with the question's."""
         self.store.check_model(self.embedder.name, self.embedder.dim)
         vector = self.embedder.embed([question])[0].tolist()
-        return self.store.search(vector, k or self.settings.top_k)
+        text = question if self.settings.search_mode == "hybrid" else None
+        return self.store.search(vector, k or self.settings.top_k, text)
 
     def close(self) -> None:
         self.store.close()

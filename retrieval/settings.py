@@ -106,8 +106,14 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
+    search_mode: Literal["dense", "hybrid"] = Field(
+        "hybrid",
+        description="'dense' (vector inner product) or 'hybrid' (dense + BM25 full-text search, "
+        "fused by reciprocal rank).",
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant for hybrid search.")
     min_score: float = Field(
-        0.25,
+        0.2,
         description="If no passage scores at least this (cosine), answer the cannot-answer "
         "sentence without calling the model.",
     )

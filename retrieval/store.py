@@ -16,17 +16,33 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pymilvus import DataType, MilvusClient
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
 from pymilvus.exceptions import MilvusException
 
 from retrieval import local_server
 from retrieval.settings import Settings
 from retrieval.types import Hit
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: search_text + BM25 sparse vector for hybrid search
 TEXT_MAX_BYTES = 65_535
 OUTPUT_FIELDS = ["id", "doc", "heading", "text"]
 COPY_FIELDS = ["id", "doc", "heading", "text", "text_hash", "doc_hash", "vector"]
+# BM25 tokenizer: jieba segments Chinese and splits other text on spaces and punctuation.
+_ENGLISH_STOP = (
+    "a an and are as at be by can do does for from has have how i if in is it its me my of on "
+    "or our should that the their them then there these they this to was we what when where "
+    "which who why will with you your"
+)
+_CHINESE_STOP = (
+    "的 了 是 在 吗 呢 吧 啊 和 与 及 或 我 你 他 她 它 们 这 那 个 怎么 如何 什么 多少 哪"
+)
+_PUNCTUATION = ",.;:!?()[]{}<>\"'`*#|-_/\\=+~，。；：！？（）【】《》、“”‘’"
+STOP_WORDS = sorted(set(_ENGLISH_STOP.split()) | set(_CHINESE_STOP.split()) | set(_PUNCTUATION))
+logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary loading at DEBUG
+ANALYZER = {
+    "tokenizer": "jieba",
+    "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}],
+}
 INSERT_BATCH = 500
 PAGE_LIMIT = 10_000
 
@@ -54,6 +70,7 @@ class IndexInfo:
     docs: int
     ingested_at: str
     chunking: str
+    schema: str
 
 
 def open_client(settings: Settings) -> MilvusClient:
@@ -89,6 +106,7 @@ class Store:
     def __init__(self, settings: Settings, client: MilvusClient | None = None):
         self.alias = settings.collection
         self.index_type = settings.index_type
+        self.rrf_k = settings.rrf_k
         self.client = client or open_client(settings)
         self._loaded: str | None = None
 
@@ -116,6 +134,7 @@ class Store:
             docs=int(props.get("rag.docs", 0)),
             ingested_at=props.get("rag.ingested_at", ""),
             chunking=props.get("rag.chunking", ""),
+            schema=props.get("rag.schema", ""),
         )
 
     def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
@@ -171,29 +190,47 @@ class Store:
             found.update({row["text_hash"]: row["vector"] for row in rows})
         return found
 
-    def search(self, vector: list[float], k: int) -> list[Hit]:
-        """Top-k passages by inner product with a unit query vector."""
+    def search(self, vector: list[float], k: int, text: str | None = None) -> list[Hit]:
+        """Top-k passages: by inner product, or fused with BM25 on `text` when it is given.
+
+        Hit scores are always the passage's cosine similarity to the query (vectors are unit
+        length), so thresholds mean the same in both modes; the order is the fused one.
+        """
         try:
-            return self._search(vector, k)
+            return self._search(vector, k, text)
         except MilvusException:
             # Another process may have switched the alias and dropped the version we resolved.
             self._loaded = None
-            return self._search(vector, k)
+            return self._search(vector, k, text)
 
-    def _search(self, vector: list[float], k: int) -> list[Hit]:
+    def _search(self, vector: list[float], k: int, text: str | None) -> list[Hit]:
         name = self.live_collection()
         if name is None:
             raise StoreError("the index is empty: run `python -m ingest` first")
         self._ensure_loaded(name)
-        result = self.client.search(
+        if not text or not text.strip():
+            result = self.client.search(
+                self.alias,
+                data=[vector],
+                anns_field="vector",
+                limit=k,
+                output_fields=OUTPUT_FIELDS,
+                search_params={"metric_type": "IP"},
+            )
+            return [_hit(row) for row in result[0]]
+        pool = max(4 * k, 20)
+        requests = [
+            AnnSearchRequest([vector], "vector", {"metric_type": "IP"}, limit=pool),
+            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=pool),
+        ]
+        result = self.client.hybrid_search(
             self.alias,
-            data=[vector],
-            anns_field="vector",
+            requests,
+            RRFRanker(self.rrf_k),
             limit=k,
-            output_fields=OUTPUT_FIELDS,
-            search_params={"metric_type": "IP"},
+            output_fields=[*OUTPUT_FIELDS, "vector"],
         )
-        return [_hit(row) for row in result[0]]
+        return [_hit(row, cosine_to=vector) for row in result[0]]
 
     def _ensure_loaded(self, name: str) -> None:
         # Milvus Lite starts with collections released after a restart.
@@ -258,8 +295,25 @@ class Store:
         schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field(
+            "search_text",
+            DataType.VARCHAR,
+            max_length=TEXT_MAX_BYTES,
+            enable_analyzer=True,
+            analyzer_params=ANALYZER,
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["search_text"],
+                output_field_names=["sparse"],
+            )
+        )
         index = self.client.prepare_index_params()
         index.add_index("vector", index_type=self.index_type, metric_type="IP")
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("text_hash", index_type="INVERTED")
         props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
         self.client.create_collection(name, schema=schema, properties=props)
@@ -267,13 +321,17 @@ class Store:
         self.client.create_index(name, index, sync=False)
 
 
-def _hit(row: dict) -> Hit:
+def _hit(row: dict, cosine_to: list[float] | None = None) -> Hit:
+    """A search result as a Hit; with `cosine_to`, the score is the cosine to that vector."""
     entity = row["entity"]
+    score = float(row["distance"])
+    if cosine_to is not None:
+        score = float(sum(a * b for a, b in zip(entity["vector"], cosine_to, strict=True)))
     return Hit(
         doc=entity["doc"],
         heading=entity["heading"],
         text=entity["text"],
-        score=float(row["distance"]),
+        score=score,
         chunk_id=str(row.get("id", entity.get("id", ""))),
     )
 

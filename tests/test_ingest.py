@@ -41,7 +41,7 @@ def test_known_answers(small, embedder):
     settings, store, _ = small
     report = ingest(settings, store, embedder)
     assert (report.docs_added, report.chunks_total, report.chunks_embedded) == (4, 4, 4)
-    retriever = Retriever(settings, store, embedder)
+    retriever = Retriever(settings.updated(search_mode="dense"), store, embedder)
     expected = {
         "when does the cafeteria serve food": "office/lunch.md",
         "how many vacation days do I get": "hr/leave.md",
@@ -52,6 +52,18 @@ def test_known_answers(small, embedder):
         hits = retriever.search(question, k=2)
         assert hits[0].doc == doc, question
         assert hits[0].score > hits[1].score
+
+
+def test_hybrid_finds_exact_terms_and_keeps_cosine_scores(small, embedder):
+    settings, store, _ = small
+    ingest(settings, store, embedder)
+    dense = Retriever(settings.updated(search_mode="dense"), store, embedder)
+    hybrid = Retriever(settings.updated(search_mode="hybrid"), store, embedder)
+    question = "id.example.com hardware token"
+    assert hybrid.search(question, k=1)[0].doc == "it/vpn.md"
+    by_doc = {h.doc: h.score for h in dense.search(question, k=4)}
+    for hit in hybrid.search(question, k=4):
+        assert hit.score == pytest.approx(by_doc[hit.doc], abs=1e-5)  # cosine, not RRF
 
 
 def test_incremental_add_edit_delete_rename_noop(small, embedder):
