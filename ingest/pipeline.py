@@ -15,7 +15,7 @@ from pathlib import Path
 from ingest.split import split_markdown
 from retrieval.embeddings import OnnxEncoder
 from retrieval.settings import Settings
-from retrieval.store import COPY_FIELDS, SCHEMA_VERSION, Store, meta_for
+from retrieval.store import SCHEMA_VERSION, DocEntry, IndexInfo, Store, meta_for
 from retrieval.types import Chunk
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
@@ -189,22 +189,6 @@ def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> dict:
     }
 
 
-def _rows(
-    store: Store,
-    keep: set[str],
-    chunks: list[Chunk],
-    hashes: dict[str, str],
-    vectors: dict[str, list[float]],
-) -> Iterator[dict]:
-    """Rows of the new version: kept docs copied with their vectors, then the new chunks."""
-    for row in store.rows(COPY_FIELDS) if keep else ():
-        if row["doc"] in keep:
-            chunk = Chunk(row["doc"], row["heading"], row["text"])
-            yield chunk_row(chunk, row["doc_hash"], row["vector"])
-    for chunk in chunks:
-        yield chunk_row(chunk, hashes[chunk.doc], vectors[chunk.text_hash])
-
-
 def ingest(
     settings: Settings,
     store: Store,
@@ -222,40 +206,81 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
-    root = Path(settings.docs_dir)
-    docs, failed = scan(root, int(settings.max_file_mb * 1e6), progress)
+    docs, failed = scan(Path(settings.docs_dir), int(settings.max_file_mb * 1e6), progress)
     signature = chunking_signature(settings)
-    old = store.doc_hashes() if info else {}
+    full = info is None or info.chunking != signature or info.schema != SCHEMA_VERSION
+    if not full:
+        store.recover()
+    live = store.docs() if info is not None else {}
     failed_paths = {f["path"] for f in failed}
-    new = {d.path: d.hash for d in docs}
-    resplit = info is not None and info.chunking != signature
-    changed = [d for d in docs if old.get(d.path) != d.hash or resplit]
-    removed = set(old) - set(new) - failed_paths
-    keep = (set(old) & failed_paths) | {d.path for d in docs if d not in changed}
+    changed = [d for d in docs if full or d.path not in live or live[d.path].doc_hash != d.hash]
+    removed = set(live) - {d.path for d in docs} - failed_paths
     report = IngestReport(
-        docs_added=sum(d.path not in old for d in changed),
-        docs_updated=sum(d.path in old for d in changed),
+        docs_added=sum(d.path not in live for d in changed),
+        docs_updated=sum(d.path in live for d in changed),
         docs_removed=len(removed),
-        docs_unchanged=len(keep - failed_paths),
+        docs_unchanged=len(docs) - len(changed),
         docs_failed=failed,
         embedding_model=embedder.name,
+        chunks_total=info.chunks if info else 0,
     )
-    migrate = info is not None and info.schema != SCHEMA_VERSION
-    if info is not None and not changed and not removed and not migrate:
-        report.chunks_total = info.chunks
-    else:
+    if (changed or removed) and _due_for_rebuild(info, settings):
+        full, changed = True, docs  # re-split everything; vectors are reused by text hash
+    if full or changed or removed:
         chunks = _split_all(changed, settings, progress)
         known = {} if rebuild else store.vectors_by_text_hash(c.text_hash for c in chunks)
         vectors = embed_missing(chunks, known, embedder, progress)
         report.chunks_embedded = len(vectors) - len(known)
-        store.publish(
-            _rows(store, keep, chunks, new, vectors),
-            meta_for(embedder.name, signature),
-            embedder.dim,
-        )
+        hashes = {d.path: d.hash for d in docs}
+        rows = [chunk_row(c, hashes[c.doc], vectors[c.text_hash]) for c in chunks]
+        meta = meta_for(embedder.name, signature)
+        if full:
+            kept = set(live) & failed_paths  # unreadable now: keep the last good version
+            store.publish(rows + _carry(store, kept), meta, embedder.dim)
+        else:
+            _apply(store, info, live, changed, removed, rows, meta)
         report.chunks_total = store.info().chunks
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _due_for_rebuild(info: IndexInfo | None, settings: Settings) -> bool:
+    """Whether enough incremental versions piled up to rebuild (restoring global BM25 stats)."""
+    every = settings.full_rebuild_every
+    return info is not None and every > 0 and info.version - 1 >= every
+
+
+def _carry(store: Store, docs: set[str]) -> list[dict]:
+    """Rows of these docs as stored, for a full rebuild that cannot re-read them."""
+    if not docs:
+        return []
+    fields = ["doc", "heading", "text", "doc_hash", "vector"]
+    return [
+        chunk_row(Chunk(r["doc"], r["heading"], r["text"]), r["doc_hash"], r["vector"])
+        for r in store.rows(fields)
+        if r["doc"] in docs
+    ]
+
+
+def _apply(
+    store: Store,
+    info: IndexInfo,
+    live: dict[str, DocEntry],
+    changed: list[DocFile],
+    removed: set[str],
+    rows: list[dict],
+    meta: dict[str, str],
+) -> None:
+    """Publish an incremental change: new chunks in, vanished chunks out, as one version."""
+    old_ids = {i for d in changed if d.path in live for i in live[d.path].ids}
+    old_ids |= {i for doc in removed for i in live[doc].ids}
+    add = [row for row in rows if row["id"] not in old_ids]
+    retire = old_ids - {row["id"] for row in rows}
+    rehash = {row["id"]: row["doc_hash"] for row in rows if row["id"] in old_ids}
+    docs = (set(live) - removed) | {d.path for d in changed}
+    chunks = info.chunks + len(add) - len(retire)
+    counts = {"rag.chunks": str(chunks), "rag.docs": str(len(docs))}
+    store.apply(add, retire, rehash, {**meta, **counts})
 
 
 def _split_all(docs: list[DocFile], settings: Settings, progress: Progress) -> list[Chunk]:

@@ -124,11 +124,11 @@ def minilm_files() -> tuple[Path, Path]:
 
 
 def load_minilm(batch_size: int = 8) -> OnnxEncoder:
-    """The offline model: all-MiniLM-L6-v2 (int8 ONNX), 384-d, 256 tokens as trained."""
+    """The offline model: all-MiniLM-L6-v2 (int8 ONNX), 384-d, up to 512 tokens like pymilvus."""
     from tokenizers import Tokenizer
 
     onnx_path, tokenizer_path = minilm_files()
-    info = ModelInfo(MINILM_OFFLINE, 384, 256)
+    info = ModelInfo(MINILM_OFFLINE, 384, 512)
     return OnnxEncoder(info, onnx_path, Tokenizer.from_file(str(tokenizer_path)), batch_size)
 
 

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(30, ge=0, description="Overlap between pieces of a section.")
     min_chunk_tokens: int = Field(40, ge=0, description="Sections smaller than this are merged.")
     max_file_mb: float = Field(5.0, gt=0, description="Files larger than this are skipped.")
+    full_rebuild_every: int = Field(
+        10,
+        ge=0,
+        description="After this many incremental ingests, the next change rebuilds the index "
+        "from scratch (Milvus Lite keeps BM25 statistics per segment, so rows added in place "
+        "are scored against their own small segment); 0 = never.",
+    )
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")

@@ -1,9 +1,17 @@
-"""Milvus: schema, versioned writes behind an alias, search. The only module importing pymilvus.
+"""Milvus: schema, versioned writes, search. The only module importing pymilvus.
 
-Every ingest that changes something writes a *new* collection (``<alias>_v<n>``), copies the
-rows of unchanged documents into it, adds the new chunks, flushes and loads it, and only then
-points the alias at it. Readers therefore always see one complete version, a crash mid-ingest
-leaves the old version serving, and the orphan is dropped by the next ingest.
+Readers always see one complete version of the index, and a crash never leaves a half-written
+one visible:
+
+- A full build (first ingest, `--rebuild`, a chunking or schema change) writes a new collection
+  (``<alias>_v<n>``), flushes and loads it, and only then points the alias at it. A build that
+  dies leaves an orphan collection that the next ingest drops.
+- An incremental ingest changes the live collection in place, versioned like MVCC: each row
+  records the version that added it and the version that removed it, the collection property
+  ``rag.version`` names the live version, and every search filters on it. New rows are written
+  with the next version, retired rows are marked with it, and one property update publishes
+  both. Rows left by a crashed ingest (added after, or retired after, the live version) are
+  rolled back by the next one, and rows retired in earlier versions are deleted.
 """
 
 from __future__ import annotations
@@ -23,10 +31,22 @@ from retrieval import local_server
 from retrieval.settings import Settings
 from retrieval.types import Hit
 
-SCHEMA_VERSION = "2"  # 2: search_text + BM25 sparse vector for hybrid search
+SCHEMA_VERSION = "3"  # 2: search_text + BM25 sparse vector; 3: added/removed versions
+NEVER = 2**62  # `removed` of a row that is still live
 TEXT_MAX_BYTES = 65_535
 OUTPUT_FIELDS = ["id", "doc", "heading", "text"]
-COPY_FIELDS = ["id", "doc", "heading", "text", "text_hash", "doc_hash", "vector"]
+ROW_FIELDS = [
+    "id",
+    "doc",
+    "heading",
+    "text",
+    "text_hash",
+    "doc_hash",
+    "vector",
+    "search_text",
+    "added",
+    "removed",
+]
 # BM25 tokenizer: jieba segments Chinese and splits other text on spaces and punctuation.
 _ENGLISH_STOP = (
     "a an and are as at be by can do does for from has have how i if in is it its me my of on "
@@ -71,6 +91,7 @@ class IndexInfo:
     ingested_at: str
     chunking: str
     schema: str
+    version: int
 
 
 def open_client(settings: Settings) -> MilvusClient:
@@ -100,8 +121,16 @@ def _open_error(uri: str, exc: Exception) -> str:
     return f"cannot connect to Milvus at {uri}: {type(exc).__name__}"
 
 
+@dataclass(frozen=True)
+class DocEntry:
+    """What the live version holds of one document."""
+
+    doc_hash: str | None  # None when its rows disagree (an interrupted ingest): re-check it
+    ids: frozenset[str]
+
+
 class Store:
-    """The document index: one live collection version behind an alias."""
+    """The document index: one live collection behind an alias, versioned in place."""
 
     def __init__(self, settings: Settings, client: MilvusClient | None = None):
         self.alias = settings.collection
@@ -109,6 +138,7 @@ class Store:
         self.rrf_k = settings.rrf_k
         self.client = client or open_client(settings)
         self._loaded: str | None = None
+        self._exists = False
 
     def close(self) -> None:
         self.client.close()
@@ -116,16 +146,24 @@ class Store:
     # --- reading -----------------------------------------------------------------------------
     def live_collection(self) -> str | None:
         """The collection the alias points at, or None before the first ingest."""
-        if self.alias not in self.client.list_aliases().get("aliases", []):
-            return None
-        return self.client.describe_alias(self.alias)["collection_name"]
+        live = self._live()
+        return live[0] if live else None
+
+    def _live(self) -> tuple[str, dict[str, str]] | None:
+        """(collection, properties) of the live version, in one round trip once it exists."""
+        if not self._exists:
+            if self.alias not in self.client.list_aliases().get("aliases", []):
+                return None
+            self._exists = True  # an alias, once made, is only ever moved
+        described = self.client.describe_collection(self.alias)
+        return described["collection_name"], described.get("properties", {})
 
     def info(self) -> IndexInfo | None:
         """Facts about the live version, or None when nothing was ingested yet."""
-        name = self.live_collection()
-        if name is None:
+        live = self._live()
+        if live is None:
             return None
-        props = self.client.describe_collection(name).get("properties", {})
+        name, props = live
         return IndexInfo(
             collection=name,
             embedding_model=props.get("rag.embedding_model", "?"),
@@ -135,6 +173,7 @@ class Store:
             ingested_at=props.get("rag.ingested_at", ""),
             chunking=props.get("rag.chunking", ""),
             schema=props.get("rag.schema", ""),
+            version=int(props.get("rag.version", 0)),
         )
 
     def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
@@ -149,43 +188,65 @@ class Store:
             )
         return info
 
-    def doc_hashes(self) -> dict[str, str]:
-        """doc path -> doc hash of the live version."""
-        return {row["doc"]: row["doc_hash"] for row in self.rows(["doc", "doc_hash"])}
+    def docs(self) -> dict[str, DocEntry]:
+        """doc path -> its hash and chunk ids in the live version."""
+        hashes: dict[str, set[str]] = {}
+        ids: dict[str, set[str]] = {}
+        for row in self.rows(["id", "doc", "doc_hash"]):
+            hashes.setdefault(row["doc"], set()).add(row["doc_hash"])
+            ids.setdefault(row["doc"], set()).add(row["id"])
+        return {
+            doc: DocEntry(next(iter(h)) if len(h) == 1 else None, frozenset(ids[doc]))
+            for doc, h in hashes.items()
+        }
 
-    def rows(self, fields: list[str], collection: str | None = None) -> Iterator[dict]:
-        """Every row of the live version (or a named collection), paged by id prefix."""
-        name = collection or self.live_collection()
-        if name is None:
+    def rows(self, fields: list[str], where: str = "") -> Iterator[dict]:
+        """Rows of the live version (optionally filtered), paged by id prefix."""
+        live = self._live()
+        if live is None:
             return
+        name, props = live
         self._ensure_loaded(name)
-        yield from self._rows_with_prefix(name, fields, "")
+        visible = _visible(props)
+        condition = f"{visible} and ({where})" if where else visible
+        yield from self._rows_with_prefix(name, fields, "", condition)
 
-    def _rows_with_prefix(self, name: str, fields: list[str], prefix: str) -> Iterator[dict]:
+    def _rows_with_prefix(
+        self, name: str, fields: list[str], prefix: str, condition: str
+    ) -> Iterator[dict]:
         # Ids are hex hashes: a prefix that holds too many rows for one query is split in 16.
         rows = self.client.query(
-            name, filter=f'id like "{prefix}%"', output_fields=fields, limit=PAGE_LIMIT
+            name,
+            filter=f'id like "{prefix}%" and {condition}',
+            output_fields=fields,
+            limit=PAGE_LIMIT,
         )
         if len(rows) < PAGE_LIMIT:
             yield from rows
             return
         for digit in "0123456789abcdef":
-            yield from self._rows_with_prefix(name, fields, prefix + digit)
+            yield from self._rows_with_prefix(name, fields, prefix + digit, condition)
+
+    def rows_by_id(self, ids: Iterable[str], fields: list[str]) -> list[dict]:
+        """Live rows with the given ids."""
+        wanted, found = sorted(set(ids)), []
+        for start in range(0, len(wanted), 500):
+            part = json.dumps(wanted[start : start + 500])
+            found += list(self.rows(fields, where=f"id in {part}"))
+        return found
 
     def vectors_by_text_hash(self, text_hashes: Iterable[str]) -> dict[str, list[float]]:
         """Stored embeddings for the given text hashes, so unchanged text is never re-embedded."""
-        wanted = list(set(text_hashes))
-        name = self.live_collection()
+        live = self._live()
+        wanted = sorted(set(text_hashes))
         found: dict[str, list[float]] = {}
-        if name is None or not wanted:
+        if live is None or not wanted:
             return found
-        self._ensure_loaded(name)
+        self._ensure_loaded(live[0])
         for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
+            part = json.dumps(wanted[start : start + 500])
             rows = self.client.query(
-                name,
-                filter=f"text_hash in {json.dumps(part)}",
-                output_fields=["text_hash", "vector"],
+                live[0], filter=f"text_hash in {part}", output_fields=["text_hash", "vector"]
             )
             found.update({row["text_hash"]: row["vector"] for row in rows})
         return found
@@ -204,27 +265,30 @@ class Store:
             return self._search(vector, k, text)
 
     def _search(self, vector: list[float], k: int, text: str | None) -> list[Hit]:
-        name = self.live_collection()
-        if name is None:
+        live = self._live()
+        if live is None:
             raise StoreError("the index is empty: run `python -m ingest` first")
+        name, props = live
         self._ensure_loaded(name)
+        visible = _visible(props)
         if not text or not text.strip():
             result = self.client.search(
-                self.alias,
+                name,
                 data=[vector],
                 anns_field="vector",
                 limit=k,
+                filter=visible,
                 output_fields=OUTPUT_FIELDS,
                 search_params={"metric_type": "IP"},
             )
             return [_hit(row) for row in result[0]]
         pool = max(4 * k, 20)
         requests = [
-            AnnSearchRequest([vector], "vector", {"metric_type": "IP"}, limit=pool),
-            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=pool),
+            AnnSearchRequest([vector], "vector", {"metric_type": "IP"}, limit=pool, expr=visible),
+            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=pool, expr=visible),
         ]
         result = self.client.hybrid_search(
-            self.alias,
+            name,
             requests,
             RRFRanker(self.rrf_k),
             limit=k,
@@ -238,17 +302,16 @@ class Store:
             self.client.load_collection(name)
             self._loaded = name
 
-    # --- writing (one writer) ------------------------------------------------------------------
+    # --- writing (one writer: the ingest job holds a lock) --------------------------------
     def publish(self, rows: Iterable[dict], meta: dict[str, str], dim: int) -> str:
-        """Write a complete new version from rows, then switch the alias to it atomically."""
+        """Write a complete new collection, then switch the alias to it atomically."""
         self.drop_orphans()
         name = f"{self.alias}_v{time.time_ns()}"
         self._create(name, dim, meta)
-        chunks, docs = self._insert_all(name, rows)
+        chunks, docs = self._insert_all(name, (_versioned(row, 1) for row in rows))
         self.client.flush(name)
-        self.client.alter_collection_properties(
-            name, properties={"rag.chunks": str(chunks), "rag.docs": str(docs)}
-        )
+        props = {"rag.chunks": str(chunks), "rag.docs": str(docs), "rag.version": "1"}
+        self.client.alter_collection_properties(name, properties=props)
         self.client.load_collection(name)
         old = self.live_collection()
         if old is None:
@@ -259,8 +322,70 @@ class Store:
         self._loaded = name
         return name
 
+    def apply(
+        self,
+        add: list[dict],
+        retire: Iterable[str],
+        rehash: dict[str, str],
+        meta: dict[str, str],
+    ) -> None:
+        """Publish an incremental change in place: new rows and retired ids become one version.
+
+        `rehash` maps ids of rows that stay to their document's new hash; it is applied after
+        the switch (idempotent: an interrupted ingest finds the hash stale and re-checks).
+        """
+        name, version = self._writable()
+        new = version + 1
+        self._insert_all(name, (_versioned(row, new) for row in add))
+        retired = self.rows_by_id(retire, ROW_FIELDS)
+        for start in range(0, len(retired), INSERT_BATCH):
+            batch = retired[start : start + INSERT_BATCH]
+            self.client.upsert(name, [{**row, "removed": new} for row in batch])
+        self.client.flush(name)
+        self.client.alter_collection_properties(name, properties={**meta, "rag.version": str(new)})
+        stale = self.rows_by_id(rehash, ROW_FIELDS)
+        for start in range(0, len(stale), INSERT_BATCH):
+            batch = stale[start : start + INSERT_BATCH]
+            self.client.upsert(name, [{**row, "doc_hash": rehash[row["id"]]} for row in batch])
+
+    def recover(self) -> int:
+        """Roll back what an interrupted incremental ingest wrote; drop long-retired rows."""
+        live = self._live()
+        if live is None:
+            return 0
+        name, version = self._writable()
+        self._ensure_loaded(name)
+        half_added = self.client.query(
+            name, filter=f"added > {version}", output_fields=["id"], limit=PAGE_LIMIT
+        )
+        half_retired = self.client.query(
+            name,
+            filter=f"removed > {version} and removed < {NEVER}",
+            output_fields=ROW_FIELDS,
+            limit=PAGE_LIMIT,
+        )
+        if half_added:
+            self.client.delete(name, ids=[row["id"] for row in half_added])
+        if half_retired:
+            self.client.upsert(name, [{**row, "removed": NEVER} for row in half_retired])
+        self.client.delete(name, filter=f"removed <= {version}")
+        return len(half_added) + len(half_retired)
+
+    def _writable(self) -> tuple[str, int]:
+        live = self._live()
+        if live is None:
+            raise StoreError("no index yet: a full build must come first")
+        name, props = live
+        self._ensure_loaded(name)
+        return name, int(props.get("rag.version", 0))
+
+    def physical_rows(self) -> list[dict]:
+        """Every stored row of the live collection, visible or not (for tests and audits)."""
+        name, _ = self._writable()
+        return list(self._rows_with_prefix(name, ["id", "doc", "added", "removed"], "", "true"))
+
     def drop_orphans(self) -> list[str]:
-        """Drop versions left by an interrupted ingest (never the live one)."""
+        """Drop collections left by an interrupted full build (never the live one)."""
         live = self.live_collection()
         orphans = [
             n
@@ -294,6 +419,8 @@ class Store:
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
         schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("added", DataType.INT64)
+        schema.add_field("removed", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field(
             "search_text",
@@ -319,6 +446,18 @@ class Store:
         self.client.create_collection(name, schema=schema, properties=props)
         # sync=False: pymilvus would otherwise poll an RPC Milvus Lite lacks, 0.5 s per index.
         self.client.create_index(name, index, sync=False)
+
+
+def _visible(props: dict[str, str]) -> str:
+    """The filter that shows exactly the live version (every row in an unversioned index)."""
+    if "rag.version" not in props:
+        return 'id != ""'  # schema 2 and older, read once more for migration
+    version = int(props["rag.version"])
+    return f"added <= {version} and removed > {version}"
+
+
+def _versioned(row: dict, version: int) -> dict:
+    return {**row, "added": version, "removed": NEVER}
 
 
 def _hit(row: dict, cosine_to: list[float] | None = None) -> Hit:

@@ -155,7 +155,9 @@ def test_reingest_from_sidebar_updates_status(env, app_index):
     at = at.run()
     assert "**37** documents" in " ".join(texts(at.sidebar.caption))
     at = ask(at, "What is the new colour printer on floor 7 called?")
-    assert any(e.label.startswith("[1] it/new-printer.md") for e in at.expander)
+    # Searchable at once; hybrid ranks it below the long printer page until the next full
+    # rebuild restores global BM25 statistics (see full_rebuild_every).
+    assert any(" it/new-printer.md ›" in e.label for e in at.expander)
 
 
 def test_login_gate(env, monkeypatch):

@@ -232,3 +232,49 @@ def test_second_process_on_same_lite_file_gets_clear_message(small, embedder):
     assert result.returncode == 2
     assert "in use by another process" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def visible_ids(store: Store) -> set[str]:
+    return {r["id"] for r in store.rows(["id"])}
+
+
+def test_incremental_ingest_interrupted_before_publishing_is_rolled_back(
+    small, embedder, monkeypatch, tmp_path
+):
+    settings, store, docs = small
+    ingest(settings, store, embedder)
+    before = visible_ids(store)
+    (docs / "hr/leave.md").write_text("# Annual leave\n\nEvery employee gets 31 days.\n")
+    (docs / "eng/deploy.md").unlink()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed before the version switch")
+
+    monkeypatch.setattr(store.client, "alter_collection_properties", crash)
+    with pytest.raises(RuntimeError):
+        ingest(settings, store, embedder)
+    monkeypatch.undo()
+    assert visible_ids(store) == before  # readers never saw the half-written change
+    assert len(store.physical_rows()) > len(before)  # the new rows are there, invisible
+    ingest(settings, store, embedder)
+    scratch = make_settings(tmp_path / "scratch", docs)
+    fresh = Store(scratch)
+    ingest(scratch, fresh, embedder)
+    assert visible_ids(store) == visible_ids(fresh)
+    physical = [r["id"] for r in store.physical_rows()]
+    assert len(physical) == len(set(physical))  # no duplicate chunks
+    fresh.close()
+
+
+def test_full_rebuild_after_enough_incremental_versions(small, embedder):
+    settings, store, docs = small
+    settings = settings.updated(full_rebuild_every=1)
+    ingest(settings, store, embedder)
+    first = store.live_collection()
+    (docs / "new.md").write_text("# Parking\n\nPermits come from facilities.\n")
+    ingest(settings, store, embedder)
+    assert store.live_collection() == first and store.info().version == 2
+    (docs / "new.md").write_text("# Parking\n\nPermits come from the facilities team.\n")
+    report = ingest(settings, store, embedder)
+    assert store.live_collection() != first and store.info().version == 1
+    assert report.docs_updated == 1 and report.chunks_embedded == 1 and report.chunks_total == 5
