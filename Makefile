@@ -41,6 +41,10 @@ eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m retrieval.eval --corpus docs_corpus \
 	  --qa tests/data/qa_docs_corpus.jsonl --report README.md
 
+# Benchmarks (embedding, ingest, query latency and memory, time to first token) -> bench/RESULTS.md
+bench: install-dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.run
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

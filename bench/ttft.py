@@ -94,6 +94,23 @@ def measure(runs: int) -> dict[str, float]:
     return medians
 
 
+def markdown(m: dict[str, float], runs: int) -> str:
+    ok = m["overhead_minus_embed"] <= 100
+    return "\n".join(
+        [
+            f"| step (median of {runs}) | ms |",
+            "|---|---|",
+            f"| query embedding | {m['embed']:.1f} |",
+            f"| search (top-k, hybrid) | {m['search']:.1f} |",
+            f"| direct streaming call to the model (floor) | {m['direct']:.1f} |",
+            f"| full pipeline to its first token | {m['pipeline']:.1f} |",
+            f"| pipeline overhead (pipeline - floor) | {m['overhead']:.1f} |",
+            f"| overhead minus the query embedding | {m['overhead_minus_embed']:.1f} "
+            f"(goal <= 100: {'met' if ok else 'NOT met'}) |",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)

@@ -117,7 +117,10 @@ def split_headings(
         heading = " > ".join(p for p in section.path if p)
         body = section.body.strip("\n")
         if not body.strip():
-            continue
+            if not section.path or not section.path[-1].strip():
+                continue
+            body = section.path[-1]  # a heading with nothing under it still says something
+
         pieces = [body] if estimate_tokens(body) <= chunk_tokens else splitter.split_text(body)
         chunks.extend(Chunk(doc, heading, piece) for piece in pieces if piece.strip())
     return chunks

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         retriever.close()
     if args.json:
         print(json.dumps(final.as_dict(), ensure_ascii=False, indent=2))
+        if final.error:
+            print(f"error: {final.error}", file=sys.stderr)
     else:
         _print_footer(final, streamed)
     return 1 if final.error else 0

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     index_type: Literal["FLAT", "HNSW", "AUTOINDEX"] = Field(
         "FLAT", description="Vector index type; FLAT is exact and fast enough below ~50k chunks."
     )
+    hnsw_ef: int = Field(128, ge=1, description="HNSW search breadth (recall vs speed).")
 
     # --- embedding ---------------------------------------------------------------------------
     embedding_model: EmbeddingChoice = Field(

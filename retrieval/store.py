@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import jieba
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
 from pymilvus.exceptions import MilvusException
 
@@ -58,7 +59,7 @@ _CHINESE_STOP = (
 )
 _PUNCTUATION = ",.;:!?()[]{}<>\"'`*#|-_/\\=+~，。；：！？（）【】《》、“”‘’"
 STOP_WORDS = sorted(set(_ENGLISH_STOP.split()) | set(_CHINESE_STOP.split()) | set(_PUNCTUATION))
-logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary loading at DEBUG
+jieba.setLogLevel(logging.WARNING)  # it logs loading its dictionary at DEBUG, on stderr
 ANALYZER = {
     "tokenizer": "jieba",
     "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}],
@@ -135,6 +136,7 @@ class Store:
     def __init__(self, settings: Settings, client: MilvusClient | None = None):
         self.alias = settings.collection
         self.index_type = settings.index_type
+        self.hnsw_ef = settings.hnsw_ef
         self.rrf_k = settings.rrf_k
         self.client = client or open_client(settings)
         self._loaded: str | None = None
@@ -279,12 +281,14 @@ class Store:
                 limit=k,
                 filter=visible,
                 output_fields=OUTPUT_FIELDS,
-                search_params={"metric_type": "IP"},
+                search_params=self._dense_params(k),
             )
             return [_hit(row) for row in result[0]]
         pool = max(4 * k, 20)
         requests = [
-            AnnSearchRequest([vector], "vector", {"metric_type": "IP"}, limit=pool, expr=visible),
+            AnnSearchRequest(
+                [vector], "vector", self._dense_params(pool), limit=pool, expr=visible
+            ),
             AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=pool, expr=visible),
         ]
         result = self.client.hybrid_search(
@@ -295,6 +299,11 @@ class Store:
             output_fields=[*OUTPUT_FIELDS, "vector"],
         )
         return [_hit(row, cosine_to=vector) for row in result[0]]
+
+    def _dense_params(self, k: int) -> dict:
+        if self.index_type == "HNSW":
+            return {"metric_type": "IP", "params": {"ef": max(self.hnsw_ef, k)}}
+        return {"metric_type": "IP"}
 
     def _ensure_loaded(self, name: str) -> None:
         # Milvus Lite starts with collections released after a restart.
@@ -439,7 +448,8 @@ class Store:
             )
         )
         index = self.client.prepare_index_params()
-        index.add_index("vector", index_type=self.index_type, metric_type="IP")
+        hnsw = {"M": 16, "efConstruction": 200} if self.index_type == "HNSW" else {}
+        index.add_index("vector", index_type=self.index_type, metric_type="IP", params=hnsw)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("text_hash", index_type="INVERTED")
         props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
