@@ -28,7 +28,9 @@ def nasty_folder(root, outside):
     (docs / "blank.md").write_text("\n\n   \n\t\n")
     with open(docs / "fifty-mb.md", "wb") as handle:
         handle.truncate(50 * 1024 * 1024)
-    (docs / "hundred-k-lines.md").write_text("".join(f"line {i}\n" for i in range(100_000)))
+    # 100k lines; repeated checklist items, so the split is exercised without embedding 3,000
+    # distinct chunks (identical chunks are de-duplicated).
+    (docs / "hundred-k-lines.md").write_text("# Checklist\n" + "- [ ] item\n" * 100_000)
     deep = "".join(f"{'#' * (1 + i % 6)} Level {i}\n\nText at level {i}.\n\n" for i in range(300))
     (docs / "deep-headings.md").write_text(deep)
     (docs / "unclosed-fence.md").write_text("# Code\n\n```bash\n# not a heading\necho hi\n")
