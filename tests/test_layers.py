@@ -1,4 +1,4 @@
-"""Imports point one way: app -> retrieval -> prompts, ingest -> retrieval; pymilvus in one place."""
+"""Imports point one way (app -> retrieval -> prompts, ingest -> retrieval); pymilvus once."""
 
 from __future__ import annotations
 
