@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 class Backend:
     """What every session shares: the index connection and the embedder."""
 
-    settings: Settings
     uri: str
     retriever: Retriever
 
@@ -47,7 +46,7 @@ def backend(store_uri: str, _settings: Settings) -> Backend:
     if _settings.local_server and local_server.is_local_path(store_uri):
         uri = local_server.ensure_server(store_uri)
     live = _settings.updated(store_uri=uri)
-    return Backend(live, uri, Retriever(live, Store(live)))
+    return Backend(uri, Retriever(live, Store(live)))
 
 
 def reingest(

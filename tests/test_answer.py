@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
 from retrieval.answer import Answer, Turn, answer_question, rule_rewrite
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.settings import Settings
-from tests.conftest import chat_settings
+from tests.conftest import chat_settings, free_port
 from tests.fake_llm import REASONING
 
 QUESTION = "How many days of paid annual leave do full-time employees get?"
@@ -168,9 +166,7 @@ def test_dropped_connection_keeps_partial_answer(corpus_index, fake_llm):
 
 
 def test_connection_refused_names_ollama(corpus_index):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     settings = corpus_index.settings.updated(
         llm="ollama-r1", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_max_retries=0
     )

@@ -20,7 +20,7 @@ from retrieval.local_server import ensure_server
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
-from tests.conftest import ROOT, write_docs
+from tests.conftest import ROOT, free_port, write_docs
 from tests.test_ingest import run_cli
 
 TOPICS = ["vpn", "laptop", "leave", "expenses", "travel", "printer", "backup", "deploy"]
@@ -157,12 +157,6 @@ def test_kill_9_during_ingest_never_serves_a_partial_version(tmp_path):
     state = inspect(db)
     assert set(state["visible"]) == chunk_ids(docs)
     assert len(state["physical"]) == len(set(state["physical"]))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_same_code_against_a_milvus_server_by_uri(tmp_path, embedder):
