@@ -357,28 +357,20 @@ class Store:
             batch = stale[start : start + INSERT_BATCH]
             self.client.upsert(name, [{**row, "doc_hash": rehash[row["id"]]} for row in batch])
 
-    def recover(self) -> int:
+    def recover(self) -> None:
         """Roll back what an interrupted incremental ingest wrote; drop long-retired rows."""
-        live = self._live()
-        if live is None:
-            return 0
+        if self._live() is None:
+            return
         name, version = self._writable()
-        self._ensure_loaded(name)
-        half_added = self.client.query(
-            name, filter=f"added > {version}", output_fields=["id"], limit=PAGE_LIMIT
-        )
-        half_retired = self.client.query(
+        self.client.delete(name, filter=f"added > {version}")
+        while half_retired := self.client.query(
             name,
             filter=f"removed > {version} and removed < {NEVER}",
             output_fields=ROW_FIELDS,
             limit=PAGE_LIMIT,
-        )
-        if half_added:
-            self.client.delete(name, ids=[row["id"] for row in half_added])
-        if half_retired:
+        ):  # each pass un-retires what it read, so the loop ends; no page limit on recovery
             self.client.upsert(name, [{**row, "removed": NEVER} for row in half_retired])
         self.client.delete(name, filter=f"removed <= {version}")
-        return len(half_added) + len(half_retired)
 
     def _writable(self) -> tuple[str, int]:
         live = self._live()
