@@ -57,5 +57,5 @@ def queries() -> list[str]:
     """Query-length texts: the labeled questions (about 10 to 30 tokens each)."""
     import json
 
-    path = ROOT / "tests" / "data" / "qa_docs_corpus.jsonl"
+    path = ROOT / "devsets" / "sample" / "questions.jsonl"
     return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()]

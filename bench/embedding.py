@@ -27,10 +27,10 @@ class PymilvusOnnx(OnnxEmbeddingFunction):
 
 def compare(name: str, texts: list[str], runs: int) -> dict[str, float]:
     ours, theirs = load_minilm(), PymilvusOnnx()
-    ours_vectors = ours.embed(texts)
+    ours_vectors = ours.embed_documents(texts)
     their_vectors = np.array(theirs.encode_documents(texts))
     cosine = float((ours_vectors * their_vectors).sum(axis=1).min())
-    ours_s = median_of(lambda: ours.embed(texts), runs)
+    ours_s = median_of(lambda: ours.embed_documents(texts), runs)
     theirs_s = median_of(lambda: theirs.encode_documents(texts), max(1, runs // 2))
     return {
         "set": name,

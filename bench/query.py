@@ -93,7 +93,7 @@ def sentences(n: int, seed: int = 3) -> list[str]:
 
 
 def base_vectors(embedder, real: int = 10_000) -> np.ndarray:
-    return embedder.embed(sentences(real))
+    return embedder.embed_documents(sentences(real))
 
 
 def grow(real: np.ndarray, n: int, seed: int = 5) -> np.ndarray:
@@ -127,6 +127,7 @@ def build(db: str, vectors: np.ndarray, embedder) -> Settings:
                 "doc_hash": "bench",
                 "vector": vector.tolist(),
                 "search_text": chunk.embed_text,
+                "lang": chunk.lang,
             }
 
     meta = {"rag.embedding_model": embedder.name, "rag.chunking": "bench"}
@@ -155,7 +156,7 @@ def measure(retriever: Retriever, vectors: np.ndarray, texts: list[str]) -> dict
         hits = retriever.search(text, 10)
         ours.append(time.perf_counter() - start)
         start = time.perf_counter()
-        q = embedder.embed([text])[0]
+        q = embedder.embed_queries([text])[0]
         exact = np.argpartition(-(vectors @ q), 10)[:10]
         floor.append(time.perf_counter() - start)
         ids = {int(h.text.split()[1]) for h in hits}

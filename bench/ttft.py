@@ -76,10 +76,10 @@ def measure(runs: int) -> dict[str, float]:
         for i in range(runs + 2):  # two warm-up rounds are dropped
             q = QUESTIONS[i % len(QUESTIONS)]
             t = time.perf_counter()
-            vector = embedder.embed([q])[0].tolist()
+            vector = embedder.embed_queries([q])[0].tolist()
             embed = time.perf_counter() - t
             t = time.perf_counter()
-            store.search(vector, settings.top_k)
+            store.dense_search(vector, settings.top_k)
             search = time.perf_counter() - t
             direct = first_delta(chat.stream([Message("user", q)]))
             pipeline = first_delta(answer_question(q, [], retriever, chat, settings))

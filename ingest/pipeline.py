@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.split import split_markdown
-from retrieval.embeddings import OnnxEncoder
+from retrieval.embeddings import Embedder
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, DocEntry, IndexInfo, Store, meta_for
 from retrieval.types import Chunk
@@ -82,7 +82,7 @@ def chunking_signature(settings: Settings) -> str:
         return "hash"
     return (
         f"headings:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}:"
-        f"{settings.min_chunk_tokens}"
+        f"{settings.min_chunk_tokens}:{'q' if settings.keep_questions_apart else ''}"
     )
 
 
@@ -159,7 +159,7 @@ def scan(
 def embed_missing(
     chunks: list[Chunk],
     known: dict[str, list[float]],
-    embedder: OnnxEncoder,
+    embedder: Embedder,
     progress: Progress = _quiet,
 ) -> dict[str, list[float]]:
     """Embed the texts not in `known`, longest-first order aside; returns text_hash -> vector."""
@@ -169,7 +169,9 @@ def embed_missing(
     progress("embedding", 0, len(keys))
     for start in range(0, len(keys), EMBED_SLICE):
         part = keys[start : start + EMBED_SLICE]
-        for key, vector in zip(part, embedder.embed([todo[k] for k in part]), strict=True):
+        for key, vector in zip(
+            part, embedder.embed_documents([todo[k] for k in part]), strict=True
+        ):
             vectors[key] = vector.tolist()
         progress("embedding", start + len(part), len(keys))
     return vectors
@@ -186,13 +188,14 @@ def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> dict:
         "doc_hash": doc_hash,
         "vector": vector,
         "search_text": chunk.embed_text,
+        "lang": chunk.lang,
     }
 
 
 def ingest(
     settings: Settings,
     store: Store,
-    embedder: OnnxEncoder,
+    embedder: Embedder,
     rebuild: bool = False,
     progress: Progress = _quiet,
 ) -> IngestReport:
@@ -202,7 +205,7 @@ def ingest(
 
 
 def _ingest(
-    settings: Settings, store: Store, embedder: OnnxEncoder, rebuild: bool, progress: Progress
+    settings: Settings, store: Store, embedder: Embedder, rebuild: bool, progress: Progress
 ) -> IngestReport:
     started = time.perf_counter()
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
@@ -236,12 +239,20 @@ def _ingest(
         meta = meta_for(embedder.name, signature)
         if full:
             kept = set(live) & failed_paths  # unreadable now: keep the last good version
-            store.publish(rows + _carry(store, kept), meta, embedder.dim)
+            rows += _carry(store, kept)
+            meta["rag.langs"] = _languages(rows)
+            store.publish(rows, meta, embedder.dim)
         else:
+            meta["rag.langs"] = _languages(rows, info.languages)
             _apply(store, info, live, changed, removed, rows, meta)
         report.chunks_total = store.info().chunks
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _languages(rows: list[dict], known: tuple[str, ...] = ()) -> str:
+    """The languages an index version holds, for searching each one apart."""
+    return ",".join(sorted(set(known) | {row["lang"] for row in rows}))
 
 
 def _due_for_rebuild(info: IndexInfo | None, settings: Settings) -> bool:
@@ -254,9 +265,9 @@ def _carry(store: Store, docs: set[str]) -> list[dict]:
     """Rows of these docs as stored, for a full rebuild that cannot re-read them."""
     if not docs:
         return []
-    fields = ["doc", "heading", "text", "doc_hash", "vector"]
+    fields = ["doc", "heading", "text", "doc_hash", "vector", "lang"]
     return [
-        chunk_row(Chunk(r["doc"], r["heading"], r["text"]), r["doc_hash"], r["vector"])
+        chunk_row(Chunk(r["doc"], r["heading"], r["text"], r["lang"]), r["doc_hash"], r["vector"])
         for r in store.rows(fields)
         if r["doc"] in docs
     ]
@@ -288,6 +299,7 @@ def _split_all(docs: list[DocFile], settings: Settings, progress: Progress) -> l
         "chunk_tokens": settings.chunk_tokens,
         "overlap_tokens": settings.chunk_overlap_tokens,
         "min_tokens": settings.min_chunk_tokens,
+        "keep_questions": settings.keep_questions_apart,
     }
     chunks: list[Chunk] = []
     for done, doc in enumerate(docs, 1):

@@ -9,11 +9,11 @@ and splits long sections with langchain's RecursiveCharacterTextSplitter, with o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from retrieval.tokens import estimate_tokens
+from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Chunk
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
@@ -79,8 +79,25 @@ def _group_text(group: list[Section], path: tuple[str, ...]) -> str:
     return "\n\n".join(p for p in parts if p.strip())
 
 
-def _merge_small(found: list[Section], min_tokens: int, max_tokens: int) -> list[Section]:
-    """Merge runs of tiny sections with what follows, while the result still fits one chunk."""
+def is_question(section: Section) -> bool:
+    """A section headed by a question: an FAQ entry, which answers one thing on its own."""
+    return bool(section.path) and section.path[-1].rstrip().endswith(("?", "？"))
+
+
+def _keeps_apart(group: list[Section], following: Section) -> bool:
+    """An FAQ entry takes in the headings above it, but never a neighbouring section."""
+    if is_question(group[-1]):
+        return True
+    above = all(following.path[: len(s.path)] == s.path for s in group)
+    return is_question(following) and not above
+
+
+def _merge_small(
+    found: list[Section], min_tokens: int, max_tokens: int, keep_questions: bool = False
+) -> list[Section]:
+    """Merge runs of tiny sections with what follows, while the result still fits one chunk;
+    with `keep_questions`, a question-headed section (an FAQ entry) is never merged with a
+    neighbour."""
     merged: list[Section] = []
     index = 0
     while index < len(found):
@@ -92,7 +109,8 @@ def _merge_small(found: list[Section], min_tokens: int, max_tokens: int) -> list
             common = _common_path(widened)
             fits = estimate_tokens(_group_text(widened, common)) <= max_tokens
             # Never merge across top-level headings: the chunk would lose its heading path.
-            if size >= min_tokens or not fits or (group[0].path and not common):
+            entry = keep_questions and _keeps_apart(group, found[index])
+            if size >= min_tokens or not fits or (group[0].path and not common) or entry:
                 break
             group = widened
             index += 1
@@ -102,7 +120,12 @@ def _merge_small(found: list[Section], min_tokens: int, max_tokens: int) -> list
 
 
 def split_headings(
-    text: str, doc: str, chunk_tokens: int = 200, overlap_tokens: int = 30, min_tokens: int = 40
+    text: str,
+    doc: str,
+    chunk_tokens: int = 200,
+    overlap_tokens: int = 30,
+    min_tokens: int = 40,
+    keep_questions: bool = False,
 ) -> list[Chunk]:
     """Heading-aware chunks, each with its heading path; long sections split with overlap."""
     splitter = RecursiveCharacterTextSplitter(
@@ -113,7 +136,8 @@ def split_headings(
         keep_separator="end",
     )
     chunks = []
-    for section in _merge_small(sections(strip_front_matter(text)), min_tokens, chunk_tokens):
+    found = sections(strip_front_matter(text))
+    for section in _merge_small(found, min_tokens, chunk_tokens, keep_questions):
         heading = " > ".join(p for p in section.path if p)
         body = section.body.strip("\n")
         if not body.strip():
@@ -143,4 +167,6 @@ def split_hash(text: str, doc: str) -> list[Chunk]:
 def split_markdown(text: str, doc: str, mode: str = "headings", **sizes: int) -> list[Chunk]:
     """Chunks of one document by the chosen mode, without duplicates."""
     chunks = split_hash(text, doc) if mode == "hash" else split_headings(text, doc, **sizes)
-    return list({chunk.id: chunk for chunk in chunks}.values())
+    lang = language(text)  # the document's language, not each chunk's: a YAML block in a
+    # Chinese page belongs with the Chinese pages
+    return list({chunk.id: replace(chunk, lang=lang) for chunk in chunks}.values())

@@ -48,6 +48,18 @@ REWRITE_TEMPLATE = """<conversation>
 {question}
 </follow_up>"""
 
+RERANK_SYSTEM_PROMPT = """You judge which passages help answer a question.
+Reply with the numbers of the passages that help, most useful first, separated by commas, and
+nothing else. Reply 0 if none of them help."""
+
+RERANK_TEMPLATE = """<context>
+{passages}
+</context>
+
+<question>
+{question}
+</question>"""
+
 NO_MODEL_NOTICE = (
     "No language model is configured, so here are the most relevant passages. "
     "Set RAG_LLM (see .env.example) to get written answers."
@@ -59,6 +71,7 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "passage_template": {"n", "doc", "heading", "text"},
     "user_template": {"context", "question"},
     "rewrite_template": {"history", "question"},
+    "rerank_template": {"passages", "question"},
 }
 
 FENCE_TAGS = ("context", "passage", "question", "conversation", "follow_up")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, REWRITE_SYSTEM_PROMPT, fence
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
+from retrieval.refusal import should_refuse
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.tokens import estimate_tokens
@@ -187,8 +188,9 @@ def answer_question(
         return
     model = chat.name if chat else ""
     query = standalone_query(question, history, chat, settings)
-    hits = retriever.search(query, k or settings.top_k)
-    if not hits or hits[0].score < settings.min_score:
+    found = retriever.retrieve(query, k or settings.top_k)
+    hits = found.hits
+    if should_refuse(found, settings):
         yield Answer(CANNOT_ANSWER, model=model, query=query, cannot_answer=True)
         return
     if chat is None:

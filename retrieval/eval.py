@@ -1,10 +1,14 @@
-"""Retrieval evaluation: `python -m retrieval.eval --corpus DIR --qa FILE.jsonl [...]`.
+"""Retrieval evaluation over several dev sets: `python -m retrieval.eval [--set NAME ...]`.
 
-For each configuration it ingests the corpus with the real ingest job (a separate process, as an
-admin would run it), runs every question through the real retriever, and reports recall@1/3/5/10
-(the share of answerable questions with a hit in the top k), MRR@10, nDCG@10, and the refusal
-rates at the configured threshold. Metrics are computed here (a few pure functions with
-known-answer tests) rather than with ranx, which would add numba and llvmlite for six formulas.
+Each dev set is a folder of docs plus a JSON-lines file of questions (answerable ones name the
+gold doc, heading and a verbatim answer snippet; the others have nulls). For every configuration
+(settings overrides) and every set, it ingests the docs with the real ingest pipeline into a
+fresh Milvus Lite index, runs every question through the real retriever and the real refusal
+rule, and reports recall@1/3/5/10, MRR@10, nDCG@10 and refusal rates, for the whole set and, in
+sets that mix languages, per question language and for questions asked in the other language
+than the doc that answers them. Vectors are cached per model across configurations (same model,
+same text, same vector), so comparing chunkers does not re-embed what they share.
+Metrics are a few pure functions with known-answer tests (ranx would add numba and llvmlite).
 """
 
 from __future__ import annotations
@@ -18,27 +22,68 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from retrieval.cli import fail_cleanly
+from retrieval.refusal import Signals, should_refuse, signals
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
+from retrieval.tokens import language
 from retrieval.types import Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 CUTOFFS = (1, 3, 5, 10)
 
+
+@dataclass(frozen=True)
+class DevSet:
+    """A folder of docs and the questions asked of it."""
+
+    name: str
+    corpus: Path
+    questions: Path
+    about: str
+
+
+def _devset(name: str, about: str, corpus: str | None = None) -> DevSet:
+    folder = ROOT / "devsets" / name
+    return DevSet(
+        name, ROOT / corpus if corpus else folder / "docs", folder / "questions.jsonl", about
+    )
+
+
+#: The dev sets, each a different shape of documentation; all written by us.
+DEV_SETS: dict[str, DevSet] = {
+    s.name: s
+    for s in [
+        _devset("sample", "the sample docs (a company handbook, IT, on-call)", "docs_corpus"),
+        _devset("helpcentre", "FAQ pages: dozens of short ### / #### question entries per file"),
+        _devset("helpcentre-2", "FAQ pages of another product, written apart from the first"),
+        _devset("reference", "long reference and how-to pages: front matter, code, tables"),
+        _devset("zh-ops", "Chinese operations docs with English terms, commands and YAML"),
+        _devset("mixed", "a wiki half in English, half in Chinese; cross-language questions"),
+    ]
+}
+
 #: Named configurations compared side by side: settings overrides for ingest and search.
 CONFIGS: dict[str, dict[str, object]] = {
     "default": {},  # whatever the settings say (RAG_* variables, .env)
     "baseline": {"split_mode": "hash", "search_mode": "dense"},  # the tutorial's pipeline
-    "headings": {"split_mode": "headings", "search_mode": "dense"},
-    "hybrid": {"split_mode": "headings", "search_mode": "hybrid"},
-    "hash-hybrid": {"split_mode": "hash", "search_mode": "hybrid"},
+    "last-round": {  # the previous default: MiniLM, heading chunks, hybrid by reciprocal rank
+        "embedding_model": "minilm-offline",
+        "fusion": "rrf",
+        "lexical_weight": 1.0,
+        "language_balance": False,
+    },
+    "dense": {"search_mode": "dense"},
+    "rrf": {"fusion": "rrf", "lexical_weight": 1.0},
+    "no-language-balance": {"language_balance": False},
+    "faq-entries-apart": {"keep_questions_apart": True},
+    "minilm": {"embedding_model": "minilm-offline"},
 }
 
 
@@ -49,6 +94,7 @@ class Question:
     doc: str | None
     heading: str | None
     answer_snippet: str | None
+    lang: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -63,7 +109,9 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(**{k: row.get(k) for k in Question.__annotations__}))
+            fields = {k: row.get(k) for k in Question.__annotations__}
+            fields["lang"] = fields["lang"] or language(fields["question"])
+            questions.append(Question(**fields))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a question record ({exc})") from None
     return questions
@@ -117,9 +165,19 @@ class Scored:
     hits: list[Hit]
     flags: list[bool]
     relevant: int
+    refused: bool
+    cross: bool = False  # asked in another language than the gold doc's
+    signals: Signals | None = None
 
 
-def summarise(results: Sequence[Scored], min_score: float, k: int) -> dict[str, float]:
+@dataclass
+class SetResult:
+    """Figures of one configuration on one dev set: all questions, then per group."""
+
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def summarise(results: Sequence[Scored], k: int) -> dict[str, float]:
     answerable = [r for r in results if r.question.answerable]
     unanswerable = [r for r in results if not r.question.answerable]
     figures: dict[str, float] = {}
@@ -127,63 +185,103 @@ def summarise(results: Sequence[Scored], min_score: float, k: int) -> dict[str, 
         figures[f"recall@{cut}"] = _mean(recall_at(r.flags, cut) for r in answerable)
     figures[f"mrr@{k}"] = _mean(mrr_at(r.flags, k) for r in answerable)
     figures[f"ndcg@{k}"] = _mean(ndcg_at(r.flags, k, r.relevant) for r in answerable)
-    figures["refused_unanswerable"] = _mean(_refused(r, min_score) for r in unanswerable)
-    figures["refused_answerable"] = _mean(_refused(r, min_score) for r in answerable)
+    figures["refused_unanswerable"] = _mean(r.refused for r in unanswerable)
+    figures["refused_answerable"] = _mean(r.refused for r in answerable)
     figures["questions"] = len(results)
     return figures
 
 
-def _refused(result: Scored, min_score: float) -> float:
-    best = max((h.score for h in result.hits), default=float("-inf"))
-    return 1.0 if best < min_score else 0.0
+def group_results(results: Sequence[Scored]) -> dict[str, list[Scored]]:
+    """'all', then per question language and 'cross-language' when the set mixes languages."""
+    groups: dict[str, list[Scored]] = {"all": list(results)}
+    langs = sorted({r.question.lang for r in results})
+    if len(langs) > 1:
+        for lang in langs:
+            groups[f"lang={lang}"] = [r for r in results if r.question.lang == lang]
+    cross = [r for r in results if r.cross]
+    if cross:
+        groups["cross-language"] = cross + [r for r in results if not r.question.answerable]
+    return groups
 
 
-def _mean(values) -> float:
+def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
 # --- running a configuration ------------------------------------------------------------------
-def build_index(corpus: Path, settings: Settings) -> None:
-    """Ingest the corpus with the real ingest job (incremental: a rebuilt-alike index is reused)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env_for(settings)}
-    command = [sys.executable, "-m", "ingest", str(corpus), "--db", settings.store_uri, "--json"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+def build_index(settings: Settings, overrides: dict[str, object]) -> None:
+    """Ingest with the real ingest job, a separate process as an admin would run it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env_for(settings, overrides)}
+    env = {key: str(value) for key, value in env.items()}
+    command = [sys.executable, "-m", "ingest", str(settings.docs_dir), "--db", settings.store_uri]
+    done = subprocess.run([*command, "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"ingest failed: {done.stderr.strip().splitlines()[-1:]}")
 
 
-def _env_for(settings: Settings) -> dict[str, str]:
-    fields = ["split_mode", "chunk_tokens", "chunk_overlap_tokens", "min_chunk_tokens"]
-    values = {f"RAG_{name.upper()}": str(getattr(settings, name)) for name in fields}
-    return {**values, "RAG_EMBEDDING_MODEL": settings.embedding_model}
+def _env_for(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
+    """The overrides (and the vector cache) as the RAG_* variables the ingest job reads."""
+    values = {**overrides, "embedding_cache": settings.embedding_cache}
+    return {
+        f"RAG_{key.upper()}": value if isinstance(value, str | Path) else json.dumps(value)
+        for key, value in values.items()
+        if value is not None
+    }
 
 
-def run_config(
-    name: str, corpus: Path, questions: list[Question], base: Settings, index_dir: Path, k: int
-) -> list[Scored]:
-    settings = base.updated(store_uri=str(index_dir / f"{name}.db"), **CONFIGS[name])
-    build_index(corpus, settings)
-    retriever = Retriever(settings)
-    chunks = [
-        Hit(r["doc"], r["heading"], r["text"], 0.0)
-        for r in retriever.store.rows(["id", "doc", "heading", "text"])
-    ]
-    results = []
-    for q in tqdm(questions, desc=name, unit="q", file=sys.stderr):
-        hits = retriever.search(q.question, k)
-        relevant = sum(is_hit(c, q) for c in chunks)
-        results.append(Scored(q, hits, [is_hit(h, q) for h in hits], relevant))
-    retriever.close()
-    return results
+class Runner:
+    """Builds an index per (config, set) and scores every question against it."""
+
+    def __init__(self, base: Settings, index_dir: Path, k: int):
+        self.base, self.index_dir, self.k = base, index_dir, k
+        if base.embedding_cache is None:  # share vectors across configurations and sets
+            self.base = base.updated(embedding_cache=index_dir / "vectors.sqlite")
+
+    def run(self, config: str, overrides: dict[str, object], dev: DevSet) -> list[Scored]:
+        db = self.index_dir / f"{dev.name}-{config}.db"
+        settings = self.base.updated(store_uri=str(db), docs_dir=dev.corpus, **overrides)
+        build_index(settings, overrides)
+        retriever = Retriever(settings)
+        try:
+            return self._score(retriever, settings, dev, config)
+        finally:
+            retriever.close()
+
+    def _score(
+        self, retriever: Retriever, settings: Settings, dev: DevSet, config: str
+    ) -> list[Scored]:
+        questions = load_questions(dev.questions)
+        chunks = [
+            Hit(r["doc"], r["heading"], r["text"], 0.0)
+            for r in retriever.store.rows(["id", "doc", "heading", "text"])
+        ]
+        texts: dict[str, list[str]] = {}
+        for c in chunks:
+            texts.setdefault(c.doc, []).append(c.text)
+        doc_lang = {doc: language("\n".join(parts)) for doc, parts in texts.items()}
+        results = []
+        for q in tqdm(questions, desc=f"{dev.name}/{config}", unit="q", file=sys.stderr):
+            found = retriever.retrieve(q.question, self.k)
+            flags = [is_hit(h, q) for h in found.hits]
+            relevant = sum(is_hit(c, q) for c in chunks)
+            cross = q.answerable and doc_lang.get(q.doc, q.lang) != q.lang
+            refused = should_refuse(found, settings)
+            results.append(Scored(q, found.hits, flags, relevant, refused, cross, signals(found)))
+        return results
 
 
-def per_question(name: str, results: list[Scored]) -> list[dict]:
+def per_question(dev: str, config: str, results: list[Scored]) -> list[dict]:
     return [
         {
+            "set": dev,
             "id": r.question.id,
-            "config": name,
+            "config": config,
             "question": r.question.question,
+            "first_hit": first_hit_rank(r.flags),
+            "refused": r.refused,
+            "answerable": r.question.answerable,
+            "signals": asdict(r.signals) if r.signals else None,
             "hits": [
                 {"doc": h.doc, "heading": h.heading, "text": h.text, "score": h.score}
                 for h in r.hits
@@ -193,74 +291,72 @@ def per_question(name: str, results: list[Scored]) -> list[dict]:
     ]
 
 
-def table(figures: dict[str, dict[str, float]], k: int) -> str:
-    columns = [f"recall@{c}" for c in CUTOFFS] + [f"mrr@{k}", f"ndcg@{k}"]
-    columns += ["refused_unanswerable", "refused_answerable"]
-    head = "| config | " + " | ".join(columns) + " |"
-    rule = "|---|" + "---|" * len(columns)
-    rows = [
-        f"| {name} | " + " | ".join(f"{f[c]:.3f}" for c in columns) + " |"
-        for name, f in figures.items()
-    ]
-    return "\n".join([head, rule, *rows])
+#: figures[set][config][group] -> metric -> value
+Figures = dict[str, dict[str, dict[str, dict[str, float]]]]
 
 
 def evaluate(
-    corpus: Path,
-    qa: Path,
-    configs: list[str],
+    sets: Sequence[DevSet],
+    configs: dict[str, dict[str, object]],
     k: int,
     base: Settings,
     index_dir: Path | None = None,
-) -> tuple[dict[str, dict[str, float]], list[dict]]:
-    """Figures per configuration, and the per-question hits."""
-    questions = load_questions(qa)
-    figures, rows = {}, []
+) -> tuple[Figures, list[dict]]:
+    """Figures per set, configuration and question group, and the per-question hits."""
+    figures: Figures = {}
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         folder = index_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        for name in configs:
-            results = run_config(name, corpus, questions, base, folder, k)
-            figures[name] = summarise(results, base.min_score, k)
-            rows += per_question(name, results)
+        runner = Runner(base, folder, k)
+        for dev in sets:
+            for name, overrides in configs.items():
+                results = runner.run(name, overrides, dev)
+                groups = group_results(results)
+                figures.setdefault(dev.name, {})[name] = {
+                    g: summarise(members, k) for g, members in groups.items()
+                }
+                rows += per_question(dev.name, name, results)
     return figures, rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.eval", description=__doc__)
-    parser.add_argument("--corpus", type=Path, default=Path("docs_corpus"))
-    parser.add_argument("--qa", type=Path, default=Path("tests/data/qa_docs_corpus.jsonl"))
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--config", action="append", choices=sorted(CONFIGS), dest="configs")
-    parser.add_argument("--out", type=Path, help="write per-question hits as JSON lines")
-    parser.add_argument("--index-dir", type=Path, help="keep (and reuse) the indexes here")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--report", type=Path, help="write a markdown report (date, command)")
-    args = parser.parse_args(argv)
-    with fail_cleanly(RuntimeError):
-        base = load_settings()
-        configs = args.configs or list(CONFIGS)
-        figures, rows = evaluate(args.corpus, args.qa, configs, args.k, base, args.index_dir)
-    if args.out:
-        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if args.report:
-        write_report(args.report, report(figures, args.k, argv))
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print(table(figures, args.k))
-    return 0
+# --- reporting ----------------------------------------------------------------------------------
+def columns(k: int) -> list[str]:
+    return [f"recall@{c}" for c in CUTOFFS] + [
+        f"mrr@{k}",
+        f"ndcg@{k}",
+        "refused_unanswerable",
+        "refused_answerable",
+    ]
 
 
-def report(figures: dict[str, dict[str, float]], k: int, argv: list[str] | None) -> str:
-    """The comparison table as a markdown page, with the date and the command that made it."""
+def table(by_config: dict[str, dict[str, dict[str, float]]], k: int) -> str:
+    """One markdown table: a row per configuration (and per question group when there are any)."""
+    cols = columns(k)
+    head = "| config | questions | " + " | ".join(cols) + " |"
+    rule = "|---|---|" + "---|" * len(cols)
+    rows = []
+    for name, groups in by_config.items():
+        for group, f in groups.items():
+            label = name if group == "all" else f"{name} ({group})"
+            values = " | ".join(f"{f[c]:.3f}" for c in cols)
+            rows.append(f"| {label} | {int(f['questions'])} | {values} |")
+    return "\n".join([head, rule, *rows])
+
+
+def report(figures: Figures, configs: dict[str, dict[str, object]], k: int, argv) -> str:
+    """Every set's table as a markdown page, with the date and the command that made it."""
     command = "python -m retrieval.eval " + " ".join(argv if argv is not None else sys.argv[1:])
-    described = "\n".join(f"- **{name}**: {_describe(name)}" for name in figures)
-    return (
-        f"# Retrieval quality\n\nGenerated {time.strftime('%Y-%m-%d %H:%M %Z')} by `{command}` "
-        f"(`make eval`).\n\n{table(figures, k)}\n\n{described}\n\n{METRICS_NOTE}\n"
-    )
+    parts = [
+        f"# Retrieval quality\n\nGenerated {time.strftime('%Y-%m-%d %H:%M %Z')} by "
+        f"`{command.strip()}` (`make eval`)."
+    ]
+    for name, by_config in figures.items():
+        about = DEV_SETS[name].about if name in DEV_SETS else name
+        parts.append(f"### {name}: {about}\n\n{table(by_config, k)}")
+    described = "\n".join(f"- **{name}**: {_describe(configs[name])}" for name in configs)
+    parts += [described, METRICS_NOTE]
+    return "\n\n".join(parts) + "\n"
 
 
 START, END = "<!-- eval:start -->", "<!-- eval:end -->"
@@ -275,8 +371,7 @@ def write_report(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _describe(name: str) -> str:
-    overrides = CONFIGS[name]
+def _describe(overrides: dict[str, object]) -> str:
     if not overrides:
         return "the current settings (the shipped defaults unless RAG_* variables are set)"
     return ", ".join(f"{key}={value}" for key, value in overrides.items())
@@ -284,11 +379,71 @@ def _describe(name: str) -> str:
 
 METRICS_NOTE = """recall@k: share of answerable questions with at least one hit in the top k.
 MRR@10 and nDCG@10 (binary gains; the ideal ranking counts every chunk of the index that satisfies
-the hit rule). refused_unanswerable: share of questions the corpus does not answer whose best
-passage scores below RAG_MIN_SCORE (higher is better); refused_answerable: share of answerable
-questions wrongly refused that way (lower is better). A hit is a chunk containing the answer
-snippet, or a chunk of the gold document holding the gold heading (as a line or in its heading
-path)."""
+the hit rule). refused_unanswerable: share of questions the corpus does not answer that the
+refusal rule refuses (higher is better); refused_answerable: share of answerable questions
+wrongly refused (lower is better). A hit is a chunk containing the answer snippet, or a chunk of
+the gold document holding the gold heading (as a line or in its heading path). Groups:
+lang=xx is the questions asked in that language; cross-language is the answerable questions
+asked in another language than the doc that answers them (plus the unanswerable ones)."""
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """`key=value` pairs (JSON values where they parse, else strings) as settings overrides."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Settings.model_fields:
+            raise ValueError(f"--with {item!r}: expected SETTING=VALUE with a known setting")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retrieval.eval", description=__doc__)
+    parser.add_argument("--set", action="append", choices=sorted(DEV_SETS), dest="sets")
+    parser.add_argument("--corpus", type=Path, help="a docs folder of your own (with --qa)")
+    parser.add_argument("--qa", type=Path, help="its questions as JSON lines")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--config", action="append", choices=sorted(CONFIGS), dest="configs")
+    parser.add_argument(
+        "--with",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="SETTING=VALUE",
+        help="evaluate one more configuration, 'custom': the settings with these changes",
+    )
+    parser.add_argument("--out", type=Path, help="write per-question hits as JSON lines")
+    parser.add_argument("--index-dir", type=Path, help="keep the indexes here")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--report", type=Path, help="write a markdown report (date, command)")
+    args = parser.parse_args(argv)
+    with fail_cleanly(RuntimeError):
+        if bool(args.corpus) != bool(args.qa):
+            raise ValueError("--corpus and --qa go together")
+        sets = (
+            [DevSet("custom", args.corpus, args.qa, str(args.corpus))]
+            if args.corpus
+            else [DEV_SETS[name] for name in (args.sets or DEV_SETS)]
+        )
+        configs = {name: CONFIGS[name] for name in (args.configs or CONFIGS)}
+        if args.overrides:
+            configs["custom"] = parse_overrides(args.overrides)
+        figures, rows = evaluate(sets, configs, args.k, load_settings(), args.index_dir)
+    if args.out:
+        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.report:
+        write_report(args.report, report(figures, configs, args.k, argv))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for name, by_config in figures.items():
+            print(f"\n{name}\n{table(by_config, args.k)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -141,14 +141,16 @@ class ChatClient:
     def name(self) -> str:
         return self.entry.model
 
-    def stream(self, messages: Sequence[Message]) -> Iterator[Delta]:
+    def stream(self, messages: Sequence[Message], max_tokens: int | None = None) -> Iterator[Delta]:
         """Yield reasoning and answer deltas; raise LLMError with a user-facing message."""
+        limit = {"max_tokens": max_tokens} if max_tokens else {}
         with _api_errors(self.entry):
             response = self._client.chat.completions.create(
                 model=self.entry.model,
                 messages=[m.__dict__ for m in messages],
                 stream=True,
                 temperature=self.settings.llm_temperature,
+                **limit,
             )
         try:
             yield from self._deltas(response)
@@ -177,9 +179,10 @@ class ChatClient:
                 yield from splitter.feed(delta.content)
         yield from splitter.finish() if splitter else ()
 
-    def complete(self, messages: Sequence[Message]) -> str:
+    def complete(self, messages: Sequence[Message], max_tokens: int | None = None) -> str:
         """A whole answer (reasoning dropped), for short internal calls such as query rewriting."""
-        return "".join(d.text for d in self.stream(messages) if d.kind == "answer").strip()
+        deltas = self.stream(messages, max_tokens)
+        return "".join(d.text for d in deltas if d.kind == "answer").strip()
 
 
 @contextmanager

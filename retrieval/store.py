@@ -21,18 +21,18 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jieba
-from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
+from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from retrieval import local_server
 from retrieval.settings import Settings
 from retrieval.types import Hit
 
-SCHEMA_VERSION = "3"  # 2: search_text + BM25 sparse vector; 3: added/removed versions
+SCHEMA_VERSION = "4"  # 2: search_text + BM25; 3: added/removed versions; 4: lang
 NEVER = 2**62  # `removed` of a row that is still live
 TEXT_MAX_BYTES = 65_535
 OUTPUT_FIELDS = ["id", "doc", "heading", "text"]
@@ -47,6 +47,7 @@ ROW_FIELDS = [
     "search_text",
     "added",
     "removed",
+    "lang",
 ]
 # BM25 tokenizer: jieba segments Chinese and splits other text on spaces and punctuation.
 _ENGLISH_STOP = (
@@ -93,6 +94,7 @@ class IndexInfo:
     chunking: str
     schema: str
     version: int
+    languages: tuple[str, ...] = ()
 
 
 def open_client(settings: Settings) -> MilvusClient:
@@ -137,7 +139,6 @@ class Store:
         self.alias = settings.collection
         self.index_type = settings.index_type
         self.hnsw_ef = settings.hnsw_ef
-        self.rrf_k = settings.rrf_k
         self.client = client or open_client(settings)
         self._loaded: str | None = None
         self._exists = False
@@ -176,6 +177,7 @@ class Store:
             chunking=props.get("rag.chunking", ""),
             schema=props.get("rag.schema", ""),
             version=int(props.get("rag.version", 0)),
+            languages=tuple(x for x in props.get("rag.langs", "").split(",") if x),
         )
 
     def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
@@ -253,52 +255,65 @@ class Store:
             found.update({row["text_hash"]: row["vector"] for row in rows})
         return found
 
-    def search(self, vector: list[float], k: int, text: str | None = None) -> list[Hit]:
-        """Top-k passages: by inner product, or fused with BM25 on `text` when it is given.
+    def dense_search(self, vector: list[float], k: int, lang: str = "") -> list[Hit]:
+        """The k passages with the highest inner product (cosine: vectors are unit length),
+        only among passages in `lang` when it is given."""
+        return self._retrying(self._dense, vector, k, lang)
 
-        Hit scores are always the passage's cosine similarity to the query (vectors are unit
-        length), so thresholds mean the same in both modes; the order is the fused one.
-        """
+    def text_search(self, text: str, k: int, vector: list[float]) -> list[Hit]:
+        """The k best passages by BM25 on `text`, in BM25 order, each scored by its cosine to
+        `vector` so that every score a caller sees means the same thing."""
+        if not text.strip():
+            return []
+        return self._retrying(self._lexical, text, k, vector)
+
+    def _retrying(self, search, *args) -> list[Hit]:
         try:
-            return self._search(vector, k, text)
+            return search(*args)
         except MilvusException:
             # Another process may have switched the alias and dropped the version we resolved.
             self._loaded = None
-            return self._search(vector, k, text)
+            return search(*args)
 
-    def _search(self, vector: list[float], k: int, text: str | None) -> list[Hit]:
+    def _searchable(self) -> tuple[str, str]:
         live = self._live()
         if live is None:
             raise StoreError("the index is empty: run `python -m ingest` first")
         name, props = live
         self._ensure_loaded(name)
-        visible = _visible(props)
-        if not text or not text.strip():
-            result = self.client.search(
-                name,
-                data=[vector],
-                anns_field="vector",
-                limit=k,
-                filter=visible,
-                output_fields=OUTPUT_FIELDS,
-                search_params=self._dense_params(k),
-            )
-            return [_hit(row) for row in result[0]]
-        pool = max(4 * k, 20)
-        requests = [
-            AnnSearchRequest(
-                [vector], "vector", self._dense_params(pool), limit=pool, expr=visible
-            ),
-            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=pool, expr=visible),
-        ]
-        result = self.client.hybrid_search(
+        return name, _visible(props)
+
+    def _dense(self, vector: list[float], k: int, lang: str) -> list[Hit]:
+        name, visible = self._searchable()
+        if lang:
+            visible = f'{visible} and lang == "{_plain(lang)}"'
+        result = self.client.search(
             name,
-            requests,
-            RRFRanker(self.rrf_k),
+            data=[vector],
+            anns_field="vector",
             limit=k,
-            output_fields=[*OUTPUT_FIELDS, "vector"],
+            filter=visible,
+            output_fields=OUTPUT_FIELDS,
+            search_params=self._dense_params(k),
         )
-        return [_hit(row, cosine_to=vector) for row in result[0]]
+        return [_hit(row) for row in result[0]]
+
+    def _lexical(self, text: str, k: int, vector: list[float]) -> list[Hit]:
+        name, visible = self._searchable()
+        result = self.client.search(
+            name,
+            data=[text],
+            anns_field="sparse",
+            limit=k,
+            filter=visible,
+            output_fields=[*OUTPUT_FIELDS, "vector"],
+            search_params={"metric_type": "BM25"},
+        )
+        return [
+            # Milvus Lite reports BM25 as a negative distance, a server as a positive score
+            replace(_hit(row, cosine_to=vector), lexical_score=abs(float(row["distance"])))
+            for row in result[0]
+        ]
 
     def _dense_params(self, k: int) -> dict:
         if self.index_type == "HNSW":
@@ -420,6 +435,7 @@ class Store:
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
         schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("lang", DataType.VARCHAR, max_length=8)
         schema.add_field("added", DataType.INT64)
         schema.add_field("removed", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -456,6 +472,13 @@ def _visible(props: dict[str, str]) -> str:
         return 'id != ""'  # schema 2 and older, read once more for migration
     version = int(props["rag.version"])
     return f"added <= {version} and removed > {version}"
+
+
+def _plain(value: str) -> str:
+    """A value safe to put inside a quoted filter literal (letters, digits, '-' and '_')."""
+    if not re.fullmatch(r"[\w-]{1,32}", value):
+        raise StoreError(f"invalid filter value {value!r}")
+    return value
 
 
 def _versioned(row: dict, version: int) -> dict:

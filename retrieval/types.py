@@ -18,6 +18,7 @@ class Chunk:
     doc: str  # path relative to the docs folder, with '/' separators
     heading: str  # heading path, e.g. "Install > Linux > Troubleshooting"
     text: str  # the passage as written in the document
+    lang: str = "en"  # the document's language ('zh' or 'en'): its partition of the index
 
     @property
     def embed_text(self) -> str:
@@ -42,8 +43,15 @@ class Hit:
     doc: str
     heading: str
     text: str
-    score: float
+    score: float  # cosine similarity of passage and query, whatever ranked it
     chunk_id: str = ""
+    rerank_score: float | None = None  # set when a reranker ordered the hits
+    lexical_score: float | None = None  # the BM25 score, on hits found by full-text search
+
+    @property
+    def embed_text(self) -> str:
+        """The heading path, then the passage (as it was embedded and indexed)."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
     def as_dict(self) -> dict[str, object]:
         return {"doc": self.doc, "heading": self.heading, "text": self.text, "score": self.score}

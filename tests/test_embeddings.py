@@ -40,7 +40,7 @@ QUERIES = [
 
 def test_same_vectors_as_pymilvus(embedder):
     texts = QUERIES + corpus_texts()
-    ours = embedder.embed(texts)
+    ours = embedder.embed_documents(texts)
     reference = np.array(PymilvusReference().encode_documents(texts))
     assert ours.shape == reference.shape == (len(texts), 384)
     cosines = (ours * reference).sum(axis=1) / np.linalg.norm(reference, axis=1)
@@ -49,21 +49,31 @@ def test_same_vectors_as_pymilvus(embedder):
 
 def test_vectors_are_unit_length_and_order_preserved(embedder):
     texts = ["a much longer text " * 20, "short", "medium length text here"]
-    together = embedder.embed(texts)
-    alone = np.stack([embedder.embed([t])[0] for t in texts])
+    together = embedder.embed_documents(texts)
+    alone = np.stack([embedder.embed_documents([t])[0] for t in texts])
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert np.allclose(together, alone, atol=1e-5)
 
 
 def test_empty_input(embedder):
-    assert embedder.embed([]).shape == (0, 384)
+    assert embedder.embed_documents([]).shape == (0, 384)
+    assert embedder.embed_queries([]).shape == (0, 384)
 
 
-def test_auto_falls_back_to_offline_model_when_hub_unreachable(tmp_path, caplog):
+def test_auto_without_an_index_is_the_multilingual_offline_model(tmp_path):
     settings = make_settings(tmp_path, tmp_path, embedding_model="auto")
-    encoder = load_embedder(settings)
-    assert encoder.name == embeddings.MINILM_OFFLINE
-    assert "EMBEDDING MODEL" in caplog.text
+    assert load_embedder(settings).name == embeddings.E5_OFFLINE
+
+
+def test_e5_puts_its_prefixes_and_crosses_languages(e5):
+    assert (e5.info.query_prefix, e5.info.passage_prefix) == ("query: ", "passage: ")
+    query = e5.embed_queries(["How do I reset my password?"])[0]
+    passages = e5.embed_documents(["如何重置密码：在登录页点击“忘记密码”。", "食堂早上八点开门。"])
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
+    same, other = passages @ query
+    assert same > other + 0.1
+    # queries and passages are embedded differently (the prefix is part of the input)
+    assert not np.allclose(e5.embed_queries(["VPN"]), e5.embed_documents(["VPN"]))
 
 
 def test_explicit_milvus_default_offline_is_a_clear_error(tmp_path):
@@ -76,3 +86,33 @@ def test_tampered_model_file_is_refused(monkeypatch):
     monkeypatch.setattr(embeddings, "MINILM_SHA256", "0" * 64)
     with pytest.raises(EmbeddingError, match="sha256"):
         minilm_files()
+
+
+def test_vector_cache_serves_what_it_has_seen_and_keeps_kinds_apart(tmp_path, e5):
+    from retrieval.embedcache import CachedEmbedder
+
+    class Counting(embeddings.Embedder):
+        def __init__(self, inner):
+            self.inner, self.info, self.calls = inner, inner.info, []
+
+        def embed_documents(self, texts):
+            self.calls.append(("doc", list(texts)))
+            return self.inner.embed_documents(texts)
+
+        def embed_queries(self, texts):
+            self.calls.append(("query", list(texts)))
+            return self.inner.embed_queries(texts)
+
+    path = tmp_path / "vectors.sqlite"
+    first = Counting(e5)
+    cached = CachedEmbedder(first, path)
+    texts = ["备份多久一次", "restore a vault", "备份多久一次"]
+    vectors = cached.embed_documents(texts)
+    assert first.calls == [("doc", ["备份多久一次", "restore a vault"])]  # each text once
+    cached.close()
+    again = Counting(e5)
+    reopened = CachedEmbedder(again, path)
+    assert np.array_equal(reopened.embed_documents(texts), vectors) and again.calls == []
+    reopened.embed_queries(["restore a vault"])  # a query is not a passage: embedded anew
+    assert again.calls == [("query", ["restore a vault"])]
+    assert reopened.embed_documents([]).shape == (0, 384)

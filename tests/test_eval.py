@@ -9,6 +9,8 @@ import re
 import pytest
 
 from retrieval.eval import (
+    CONFIGS,
+    DEV_SETS,
     Question,
     evaluate,
     is_hit,
@@ -17,15 +19,29 @@ from retrieval.eval import (
     ndcg_at,
     recall_at,
 )
+from retrieval.settings import Settings
+from retrieval.tokens import language
 from retrieval.types import Hit
-from tests.conftest import CORPUS, ROOT, make_settings
-from tests.test_ingest import run_cli
+from tests.conftest import CORPUS, run_cli
 
-QA = ROOT / "tests" / "data" / "qa_docs_corpus.jsonl"
-# Floors just under the figures measured on 2026-11-24 (default config: recall@5 0.971, MRR@10
-# 0.911). A change that makes retrieval worse than this fails CI.
-RECALL_AT_5_FLOOR = 0.95
-MRR_AT_10_FLOOR = 0.89
+SAMPLE = DEV_SETS["sample"]
+QA = SAMPLE.questions
+# Floors per dev set (R@5, MRR@10), just under the default configuration's figures measured on
+# 2026-12-01 (README table). A change that makes retrieval worse than this fails CI.
+FLOORS: dict[str, tuple[float, float]] = {
+    "sample": (0.97, 0.92),  # measured 0.990 / 0.949
+    "helpcentre": (0.97, 0.88),  # 0.990 / 0.902
+    "helpcentre-2": (0.95, 0.79),  # 0.967 / 0.815
+    "reference": (0.88, 0.79),  # 0.905 / 0.818
+    "zh-ops": (0.90, 0.79),  # 0.919 / 0.816
+    "mixed": (0.86, 0.72),  # 0.887 / 0.749
+}
+# R@5 per question group where a set has it (measured: zh 0.922-1.0, en 0.859, cross 0.745).
+LANGUAGE_FLOORS = {"lang=zh": 0.85, "lang=en": 0.83, "cross-language": 0.70}
+# Refusal: at most 5% of answerable questions refused on any set (measured 2.0-4.4%), and a
+# share of the unanswerable ones refused across the sets (measured 8-33%, mean 18%).
+REFUSE_ANSWERABLE_CEILING = 0.05
+REFUSE_UNANSWERABLE_MEAN_FLOOR = 0.15
 
 
 def test_metric_known_answers():
@@ -58,65 +74,119 @@ def test_hit_rule():
     assert not is_hit(Hit("a.md", "x", "EUR 60 per day", 0.5), q(doc=None, answer_snippet=None))
 
 
-def test_labeled_set_is_complete_and_true_to_the_corpus():
-    questions = load_questions(QA)
+def section_body(text: str, heading: str) -> str:
+    """The lines between a heading line and the next heading line (outside code fences)."""
+    lines, body, inside, fence = text.splitlines(), [], heading == "", False
+    for line in lines:
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        is_heading = not fence and re.match(r"^ {0,3}#{1,6}( |$)", line)
+        if is_heading and inside:
+            break
+        if line == heading:
+            inside = True
+        elif inside:
+            body.append(line)
+    return "\n".join(body)
+
+
+@pytest.mark.parametrize("name", sorted(DEV_SETS))
+def test_dev_set_is_complete_and_true_to_its_corpus(name):
+    dev = DEV_SETS[name]
+    questions = load_questions(dev.questions)
     ids = [x.id for x in questions]
-    assert len(ids) == len(set(ids)) and len(questions) >= 80
-    assert sum(not x.answerable for x in questions) >= 10
-    assert sum(bool(re.search(r"[\u4e00-\u9fff]", x.question)) for x in questions) >= 10
+    answerable = [x for x in questions if x.answerable]
+    assert len(ids) == len(set(ids)) and len(answerable) >= 50
+    assert len(questions) - len(answerable) >= 8
     squash = lambda text: " ".join(text.split())  # noqa: E731
+    everything = squash(" ".join(p.read_text("utf-8") for p in dev.corpus.rglob("*.md")))
     for x in questions:
         if not x.answerable:
-            assert x.heading is None and x.answer_snippet is None
+            assert x.heading is None and x.answer_snippet is None, x.id
             continue
-        text = (CORPUS / x.doc).read_text(encoding="utf-8")
-        assert squash(x.answer_snippet) in squash(text), x.id
-        assert x.heading in text.splitlines(), x.id
+        text = (dev.corpus / x.doc).read_text(encoding="utf-8")
+        assert x.heading == "" or x.heading in text.splitlines(), x.id
+        assert squash(x.answer_snippet) in squash(section_body(text, x.heading)), x.id
+        if name != "sample":  # written before the rule; its hits still need the gold section
+            assert everything.count(squash(x.answer_snippet)) == 1, x.id
 
 
-def test_retrieval_quality_gate(tmp_path):
-    settings = make_settings(tmp_path, CORPUS)
-    figures, rows = evaluate(CORPUS, QA, ["default"], 10, settings)
-    default = figures["default"]
-    print(json.dumps(default))
-    assert default["recall@5"] >= RECALL_AT_5_FLOOR, default
-    assert default["mrr@10"] >= MRR_AT_10_FLOOR, default
-    assert default["refused_answerable"] <= 0.02, default
-    assert len(rows) == len(load_questions(QA))
+def test_mixed_set_asks_a_quarter_across_languages():
+    dev = DEV_SETS["mixed"]
+    questions = [x for x in load_questions(dev.questions) if x.answerable]
+    doc_lang = {x.doc: language((dev.corpus / x.doc).read_text("utf-8")) for x in questions}
+    cross = [x for x in questions if doc_lang[x.doc] != x.lang]
+    assert len(cross) >= len(questions) / 4
+    assert {language(x.question) for x in cross} == {"en", "zh"}
 
 
-def test_cli_json_and_per_question_output(tmp_path):
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """The default and the tutorial baseline on every dev set, measured once."""
+    settings = Settings(_env_file=None, store_uri=str(tmp_path_factory.mktemp("gate") / "x.db"))
+    configs = {name: CONFIGS[name] for name in ("default", "baseline")}
+    figures, _ = evaluate(list(DEV_SETS.values()), configs, 10, settings)
+    print(json.dumps(figures))
+    return figures
+
+
+@pytest.mark.parametrize("name", sorted(DEV_SETS))
+def test_default_beats_the_tutorial_pipeline_and_holds_its_floors(gate, name):
+    default, baseline = gate[name]["default"], gate[name]["baseline"]
+    for metric in ("recall@5", "mrr@10"):
+        assert default["all"][metric] >= baseline["all"][metric], (metric, default, baseline)
+    recall_floor, mrr_floor = FLOORS[name]
+    assert default["all"]["recall@5"] >= recall_floor, default
+    assert default["all"]["mrr@10"] >= mrr_floor, default
+
+
+def test_refusal_holds_on_every_set(gate):
+    default = {name: figures["default"]["all"] for name, figures in gate.items()}
+    for name, f in default.items():
+        assert f["refused_answerable"] <= REFUSE_ANSWERABLE_CEILING, (name, f)
+    mean = sum(f["refused_unanswerable"] for f in default.values()) / len(default)
+    assert mean >= REFUSE_UNANSWERABLE_MEAN_FLOOR, default
+
+
+def test_languages_and_cross_language_floors(gate):
+    for name, groups in gate.items():
+        for group, floor in LANGUAGE_FLOORS.items():
+            if group in groups["default"]:
+                assert groups["default"][group]["recall@5"] >= floor, (name, group, groups)
+
+
+def test_cli_json_report_and_per_question_output(tmp_path):
     small = tmp_path / "qa.jsonl"
-    lines = QA.read_text(encoding="utf-8").splitlines()[:3]
-    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "per_question.jsonl"
+    lines = QA.read_text(encoding="utf-8").splitlines()
+    small.write_text("\n".join(lines[:3] + lines[-1:]) + "\n", encoding="utf-8")
+    out, page = tmp_path / "per_question.jsonl", tmp_path / "report.md"
+    page.write_text("# Title\n\n<!-- eval:start -->\nSTALE-TABLE\n<!-- eval:end -->\n\nkept\n")
     result = run_cli(
-        "-m",
-        "retrieval.eval",
-        "--corpus",
-        str(CORPUS),
-        "--qa",
-        str(small),
-        "--k",
-        "5",
-        "--config",
-        "headings",
-        "--config",
-        "baseline",
-        "--out",
-        str(out),
-        "--json",
-    )
+        "-m", "retrieval.eval", "--corpus", str(CORPUS), "--qa", str(small), "--k", "5",
+        "--config", "dense", "--config", "baseline", "--with", "top_k=3",
+        "--out", str(out), "--json", "--report", str(page),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)
-    assert set(figures) == {"headings", "baseline"}
-    assert {"recall@1", "recall@5", "mrr@5", "ndcg@5", "refused_unanswerable"} <= set(
-        figures["headings"]
-    )
+    figures = json.loads(result.stdout)["custom"]
+    assert set(figures) == {"dense", "baseline", "custom"}
+    groups = figures["dense"]
+    assert set(groups) == {"all", "lang=en", "lang=zh"}  # the last question is in Chinese
+    assert {"recall@1", "recall@5", "mrr@5", "ndcg@5", "refused_unanswerable"} <= set(groups["all"])
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 6
-    assert set(rows[0]) == {"id", "config", "question", "hits"}
+    assert len(rows) == 12
+    assert {"set", "id", "config", "question", "hits", "refused", "signals"} <= set(rows[0])
     assert set(rows[0]["hits"][0]) == {"doc", "heading", "text", "score"}
     assert not rows[0]["hits"][0]["doc"].startswith("/")
-    scores = [h["score"] for h in rows[0]["hits"]]
-    assert len(scores) == 5
+    assert len(rows[0]["hits"]) == 5
+    text = page.read_text()
+    assert (
+        text.startswith("# Title") and text.rstrip().endswith("kept") and "STALE-TABLE" not in text
+    )
+    assert "| dense |" in text and "### custom" in text
+
+
+def test_bad_override_and_half_custom_set_are_one_line_errors():
+    result = run_cli("-m", "retrieval.eval", "--with", "no_such_setting=1")
+    assert result.returncode == 2 and "no_such_setting" in result.stderr
+    result = run_cli("-m", "retrieval.eval", "--corpus", str(CORPUS))
+    assert result.returncode == 2 and "--corpus and --qa go together" in result.stderr

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from ingest.pipeline import ingest
 from retrieval.search import Retriever
 from retrieval.store import ModelMismatchError, Store
-from tests.conftest import ROOT, make_settings, write_docs
-
-SMALL = {
-    "it/vpn.md": "# VPN\n\n## Password reset\n\nVPN passwords expire every 90 days. Reset yours at "
-    "https://id.example.com with your hardware token.\n",
-    "office/lunch.md": "# Canteen\n\nThe canteen on floor 3 serves lunch from 11:30 to 14:00.\n",
-    "hr/leave.md": "# Annual leave\n\nEvery employee gets 27 days of paid annual leave per year.\n",
-    "eng/deploy.md": "# Deploys\n\nProduction deploys run through the release pipeline on "
-    "Tuesdays and Thursdays only.\n",
-}
+from tests.conftest import SMALL, make_settings, run_cli, write_docs
 
 
 @pytest.fixture()
@@ -167,23 +156,6 @@ def test_interrupted_version_is_dropped_and_never_served(small, embedder):
     assert len(all_rows(store)) == 4
     assert store.drop_orphans()  # the half-written version is found and dropped
     assert store.client.list_collections() == [live]
-
-
-def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "RAG_EMBEDDING_MODEL": "minilm-offline",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_cli_twice_second_run_embeds_nothing(tmp_path):

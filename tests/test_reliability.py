@@ -20,8 +20,7 @@ from retrieval.local_server import ensure_server
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
-from tests.conftest import ROOT, free_port, write_docs
-from tests.test_ingest import run_cli
+from tests.conftest import ROOT, free_port, run_cli, write_docs
 
 TOPICS = ["vpn", "laptop", "leave", "expenses", "travel", "printer", "backup", "deploy"]
 

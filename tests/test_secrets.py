@@ -7,8 +7,7 @@ import logging
 from streamlit.testing.v1 import AppTest
 
 from retrieval.settings import Settings
-from tests.conftest import ROOT
-from tests.test_ingest import run_cli
+from tests.conftest import ROOT, run_cli
 
 PLANTED = "sk-PLANTED-7f3a9c1e5b"
 
@@ -27,8 +26,7 @@ def test_settings_never_show_keys():
 
 
 def test_planted_key_absent_from_cli_output_and_errors(tmp_path, fake_llm):
-    from tests.conftest import write_docs
-    from tests.test_ingest import SMALL
+    from tests.conftest import SMALL, write_docs
 
     docs = write_docs(tmp_path / "docs", SMALL)
     db = str(tmp_path / "k.db")
@@ -49,8 +47,7 @@ def test_planted_key_absent_from_cli_output_and_errors(tmp_path, fake_llm):
 
 
 def test_planted_key_absent_from_app_page_and_logs(monkeypatch, tmp_path, fake_llm, caplog, capfd):
-    from tests.conftest import write_docs
-    from tests.test_ingest import SMALL
+    from tests.conftest import SMALL, write_docs
 
     docs = write_docs(tmp_path / "docs", SMALL)
     db = str(tmp_path / "app.db")

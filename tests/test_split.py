@@ -1,5 +1,5 @@
 from ingest.split import sections, split_hash, split_markdown, strip_front_matter
-from retrieval.tokens import estimate_tokens
+from retrieval.tokens import estimate_tokens, language
 
 DOC = """---
 title: Runbook
@@ -76,3 +76,53 @@ def test_duplicate_passages_are_deduplicated():
 def test_cjk_counts_one_token_per_character():
     assert estimate_tokens("数据库备份") == 5
     assert estimate_tokens("abcdefgh") == 2
+
+
+FAQ = """# Billing FAQ
+
+## Refunds
+
+### Can I get a refund after upgrading?
+
+Yes, within 14 days.
+
+### How do I cancel an add-on?
+
+Open Settings > Add-ons and press Remove.
+
+### 能开发票吗？
+
+可以，在账单页面下载。
+
+## Plans
+
+Three plans exist.
+
+### Limits
+
+Free has 3 seats.
+"""
+
+
+def test_question_entries_are_never_merged_but_other_small_sections_are():
+    chunks = split_markdown(FAQ, "faq.md", min_tokens=40, keep_questions=True)
+    headings = [c.heading for c in chunks]
+    # the headings above take part in the first entry, the next entry stays apart
+    assert "## Refunds" in chunks[0].text and "within 14 days" in chunks[0].text
+    assert "add-on" not in chunks[0].text
+    assert headings[1:3] == [
+        "Billing FAQ > Refunds > How do I cancel an add-on?",
+        "Billing FAQ > Refunds > 能开发票吗？",
+    ]
+    # the small non-question sections still merge ("Plans" intro with its "Limits")
+    assert headings[3] == "Billing FAQ > Plans" and "### Limits" in chunks[3].text
+    merged = split_markdown(FAQ, "faq.md", min_tokens=40)
+    assert len(merged) < len(chunks)
+    assert all(c.lang == "en" for c in chunks)
+
+
+def test_chunks_carry_their_documents_language():
+    text = "# 部署\n\n用 Helm 安装服务端，副本数建议设为三个：\n\n```yaml\nreplicas: 3\n```\n"
+    chunks = split_markdown(text * 3, "zh.md", min_tokens=0, chunk_tokens=32)
+    assert language("```yaml\nreplicas: 3\nimage: zhiji/server:2.4\n```") == "en"
+    assert {c.lang for c in chunks} == {"zh"}

@@ -1,0 +1,119 @@
+"""Pure parts of ranking: fusion, language detection, rerank reply parsing, refusal signals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from retrieval.refusal import signals
+from retrieval.rerank import HttpReranker, NoReranker, ordered, picked_scores
+from retrieval.search import Retrieval, dense_standing, fuse, fuse_standardised
+from retrieval.tokens import language
+from retrieval.types import Hit
+
+
+def hit(name: str, score: float = 0.5) -> Hit:
+    return Hit(f"{name}.md", name.upper(), f"text of {name}", score, chunk_id=name)
+
+
+def names(hits) -> list[str]:
+    return [h.chunk_id for h in hits]
+
+
+def test_rrf_known_answer():
+    a, b, c, d = (hit(x) for x in "abcd")
+    # a: 1/61 + 1/63, b: 1/62 + 1/61, c: 1/63, d: 1/62
+    assert names(fuse([[a, b, c], [b, d, a]], rrf_k=60)) == ["b", "a", "d", "c"]
+    assert names(fuse([[a, b]], rrf_k=60)) == ["a", "b"]
+
+
+def test_weighted_rrf_and_ties_keep_first_list_order():
+    a, b = hit("a"), hit("b")
+    assert names(fuse([[a, b], [b, a]], 60)) == ["a", "b"]  # equal scores: first list wins
+    assert names(fuse([[a, b], [b, a]], 60, [1.0, 2.0])) == ["b", "a"]
+    assert names(fuse([[a, b], [b, a]], 60, [1.0, 0.0])) == ["a", "b"]
+    with pytest.raises(ValueError):
+        fuse([[a], [b]], 60, [1.0])
+
+
+def test_language_of_text():
+    assert language("How do I reset the VPN?") == "en"
+    assert language("如何重置 VPN 密码？") == "zh"
+    assert language("用 kubectl rollout undo 回滚到上一个版本") == "zh"
+    assert language("运行 `kubectl rollout undo deployment/api --to-revision=3`") == "en"
+    assert language("") == "en" and language("12345") == "en"
+
+
+def test_picked_scores_from_llm_reply():
+    assert picked_scores("3, 1", 4) == pytest.approx([2 / 3, 0.0, 1.0, 0.0])
+    assert picked_scores("0", 3) == [0.0, 0.0, 0.0]
+    assert picked_scores("Passages 2 and 2 and 9 help", 3) == [0.0, 1.0, 0.0]
+    assert picked_scores("", 2) == [0.0, 0.0]
+
+
+def test_ordered_attaches_scores_best_first():
+    a, b, c = hit("a"), hit("b"), hit("c")
+    out = ordered([a, b, c], [0.1, 0.9, 0.1])
+    assert names(out) == ["b", "a", "c"] and [h.rerank_score for h in out] == [0.9, 0.1, 0.1]
+    assert NoReranker().rerank("q", [a]) is None
+
+
+def test_both_rerank_response_shapes():
+    tei = [{"index": 1, "score": 0.8}, {"index": 0, "score": 0.2}]
+    cohere = {
+        "results": [{"index": 0, "relevance_score": 0.3}, {"index": 1, "relevance_score": 0.7}]
+    }
+    assert HttpReranker._scores(tei, 2) == [0.2, 0.8]
+    assert HttpReranker._scores(cohere, 2) == [0.3, 0.7]
+
+
+def test_dense_standing_is_centred_per_language():
+    # English passages score higher for an English query whatever they say; the Chinese
+    # list's best stands out as far above its own usual match, so they stand level
+    english = [hit("e1", 0.90), hit("e2", 0.80), hit("e3", 0.80)]
+    chinese = [hit("z1", 0.80), hit("z2", 0.70), hit("z3", 0.70)]
+    standing = dense_standing([english, chinese])
+    assert standing["e1"] == pytest.approx(standing["z1"]) and standing["e1"] > standing["e2"]
+    assert standing["e2"] == pytest.approx(standing["z3"])
+    assert [h.chunk_id for h in fuse_standardised([english, chinese], [], 0.5)][:2] == ["e1", "z1"]
+    # a BM25 hit lifts a passage that dense search ranked lower
+    lexical = [replace(hit("e3"), lexical_score=9.0), replace(hit("e2"), lexical_score=1.0)]
+    fused = fuse_standardised([english], lexical, 2.0)
+    assert [h.chunk_id for h in fused] == ["e3", "e1", "e2"]
+
+
+def test_signals_of_a_retrieval():
+    top, second = hit("a", 0.9), hit("b", 0.6)
+    dense = [top, second, hit("c", 0.5), hit("d", 0.4), hit("e", 0.3), hit("f", 0.2)]
+    found = Retrieval("q", [top, second], dense, [second, top], standout=2.5)
+    s = signals(found)
+    assert s.top == 0.9 and s.gap == pytest.approx(0.6) and s.agree and s.rerank is None
+    assert s.standout == 2.5
+    assert not signals(Retrieval("q", [top], dense, [second])).agree
+    empty = signals(Retrieval("q", []))
+    assert empty.top == float("-inf") and not empty.agree
+
+
+def test_refusal_rule_reads_standout_agreement_and_rerank_scores():
+    from retrieval.refusal import should_refuse
+    from retrieval.settings import Settings
+
+    settings = Settings(_env_file=None)
+    top, other = hit("a", 0.85), hit("b", 0.80)
+    pool = [top, other] + [hit(f"p{i}", 0.5) for i in range(18)]
+
+    def found(z, lexical=(), hits=(top,), dense=pool):
+        return Retrieval("q", list(hits), dense, list(lexical), standout=z)
+
+    assert not should_refuse(found(3.0), settings)
+    assert should_refuse(found(1.5), settings)  # does not stand out
+    assert not should_refuse(found(2.0, lexical=[top]), settings)  # BM25 agrees
+    assert should_refuse(found(2.0, lexical=[other]), settings)  # BM25 ranks others first
+    assert should_refuse(found(3.0, hits=()), settings)
+    assert should_refuse(found(3.0, hits=[hit("low", 0.1)]), settings)  # below RAG_MIN_SCORE
+    reranked = [replace(top, rerank_score=0.0)]
+    assert should_refuse(found(3.0, hits=reranked), settings)  # the reranker found nothing
+    assert not should_refuse(found(1.0, hits=[replace(top, rerank_score=0.7)]), settings)
+    assert not should_refuse(found(1.5), settings.updated(refuse_standout=0))
+    assert not should_refuse(found(1.0, dense=pool[:4]), settings)  # a tiny index: no z rule
