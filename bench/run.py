@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from bench import embedding, ingest, query, ttft
+from bench import defaults, embedding, ingest, query, ttft
 from bench.common import ROOT, machine
 
 
@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         "Ingest",
         "A synthetic corpus of 250 docs x 12 sections, through `python -m ingest --json`.",
         ingest.markdown(ingest.run()),
+    )
+    section(
+        "Default against the tutorial pipeline",
+        defaults.__doc__.strip(),
+        defaults.markdown(defaults.run()),
     )
     sizes = query.SIZES[:2] if args.quick else query.SIZES
     section("Query latency and memory", query.__doc__.strip(), query.markdown(query.run(sizes)))
