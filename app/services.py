@@ -16,10 +16,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from retrieval import local_server
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from retrieval.store import IndexInfo, Store
+from retrieval.store import IndexInfo, Store, local_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

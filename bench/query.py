@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import ROOT, percentile, queries
+from ingest.pipeline import chunk_row
 from retrieval.embeddings import load_minilm
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -118,17 +119,7 @@ def build(db: str, vectors: np.ndarray, embedder) -> Settings:
     def rows():
         for i, vector in enumerate(vectors):
             chunk = Chunk(f"doc{i // 10}.md", "Bench", f"chunk {i}")
-            yield {
-                "id": chunk.id,
-                "doc": chunk.doc,
-                "heading": chunk.heading,
-                "text": chunk.text,
-                "text_hash": chunk.text_hash,
-                "doc_hash": "bench",
-                "vector": vector.tolist(),
-                "search_text": chunk.embed_text,
-                "lang": chunk.lang,
-            }
+            yield chunk_row(chunk, "bench", vector.tolist())
 
     meta = {"rag.embedding_model": embedder.name, "rag.chunking": "bench"}
     store.publish(rows(), meta, embedder.dim)

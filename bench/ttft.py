@@ -27,7 +27,30 @@ from retrieval.llm import Delta, Message, open_chat  # noqa: E402
 from retrieval.search import Retriever  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
-from tests.fake_llm import FakeLLM  # noqa: E402
+
+FAKE_LLM = Path(__file__).resolve().parent.parent / "tests" / "fake_llm.py"
+
+
+class TestServer:
+    """The OpenAI-protocol test server, run as its own process (bench imports nothing of
+    tests/)."""
+
+    def __init__(self):
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, str(FAKE_LLM), str(port)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.url = self.process.stdout.readline().strip()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
 
 QUESTIONS = [
     "How many days of paid annual leave do I get?",
@@ -55,7 +78,7 @@ def first_delta(events) -> float:
 
 
 def measure(runs: int) -> dict[str, float]:
-    fake = FakeLLM()
+    fake = TestServer()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 from ingest.split import split_markdown
 from retrieval.embeddings import Embedder
 from retrieval.settings import Settings
-from retrieval.store import SCHEMA_VERSION, DocEntry, IndexInfo, Store, meta_for
+from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
 from retrieval.types import Chunk
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
@@ -35,14 +34,8 @@ class IngestBusyError(RuntimeError):
 @contextmanager
 def exclusive_ingest(settings: Settings) -> Iterator[None]:
     """One ingest at a time per index: all writes come from a single writer."""
-    uri = settings.store_uri
-    if "://" in uri:
-        digest = hashlib.sha256(f"{uri}|{settings.collection}".encode()).hexdigest()[:16]
-        lock_path = Path(tempfile.gettempdir()) / f"docs-qa-ingest-{digest}.lock"
-    else:
-        resolved = Path(uri).expanduser().resolve()
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = resolved.with_name(f"{resolved.name}.{settings.collection}.ingest.lock")
+    lock_path = locate(settings.store_uri).lock_path(settings.collection)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -177,19 +170,19 @@ def embed_missing(
     return vectors
 
 
-def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> dict:
-    """One row of the index; `search_text` feeds the BM25 full-text index."""
-    return {
-        "id": chunk.id,
-        "doc": chunk.doc,
-        "heading": chunk.heading,
-        "text": chunk.text,
-        "text_hash": chunk.text_hash,
-        "doc_hash": doc_hash,
-        "vector": vector,
-        "search_text": chunk.embed_text,
-        "lang": chunk.lang,
-    }
+def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> ChunkRow:
+    """One row of the index; its `search_text` (heading path + passage) feeds BM25."""
+    return ChunkRow(
+        id=chunk.id,
+        doc=chunk.doc,
+        heading=chunk.heading,
+        text=chunk.text,
+        text_hash=chunk.text_hash,
+        doc_hash=doc_hash,
+        vector=vector,
+        search_text=chunk.embed_text,
+        lang=chunk.lang,
+    )
 
 
 def ingest(
@@ -239,7 +232,7 @@ def _ingest(
         meta = meta_for(embedder.name, signature)
         if full:
             kept = set(live) & failed_paths  # unreadable now: keep the last good version
-            rows += _carry(store, kept)
+            rows += store.chunk_rows(kept)
             meta["rag.langs"] = _languages(rows)
             store.publish(rows, meta, embedder.dim)
         else:
@@ -250,9 +243,9 @@ def _ingest(
     return report
 
 
-def _languages(rows: list[dict], known: tuple[str, ...] = ()) -> str:
+def _languages(rows: list[ChunkRow], known: tuple[str, ...] = ()) -> str:
     """The languages an index version holds, for searching each one apart."""
-    return ",".join(sorted(set(known) | {row["lang"] for row in rows}))
+    return ",".join(sorted(set(known) | {row.lang for row in rows}))
 
 
 def _due_for_rebuild(info: IndexInfo | None, settings: Settings) -> bool:
@@ -261,33 +254,21 @@ def _due_for_rebuild(info: IndexInfo | None, settings: Settings) -> bool:
     return info is not None and every > 0 and info.version - 1 >= every
 
 
-def _carry(store: Store, docs: set[str]) -> list[dict]:
-    """Rows of these docs as stored, for a full rebuild that cannot re-read them."""
-    if not docs:
-        return []
-    fields = ["doc", "heading", "text", "doc_hash", "vector", "lang"]
-    return [
-        chunk_row(Chunk(r["doc"], r["heading"], r["text"], r["lang"]), r["doc_hash"], r["vector"])
-        for r in store.rows(fields)
-        if r["doc"] in docs
-    ]
-
-
 def _apply(
     store: Store,
     info: IndexInfo,
     live: dict[str, DocEntry],
     changed: list[DocFile],
     removed: set[str],
-    rows: list[dict],
+    rows: list[ChunkRow],
     meta: dict[str, str],
 ) -> None:
     """Publish an incremental change: new chunks in, vanished chunks out, as one version."""
     old_ids = {i for d in changed if d.path in live for i in live[d.path].ids}
     old_ids |= {i for doc in removed for i in live[doc].ids}
-    add = [row for row in rows if row["id"] not in old_ids]
-    retire = old_ids - {row["id"] for row in rows}
-    rehash = {row["id"]: row["doc_hash"] for row in rows if row["id"] in old_ids}
+    add = [row for row in rows if row.id not in old_ids]
+    retire = old_ids - {row.id for row in rows}
+    rehash = {row.id: row.doc_hash for row in rows if row.id in old_ids}
     docs = (set(live) - removed) | {d.path for d in changed}
     chunks = info.chunks + len(add) - len(retire)
     counts = {"rag.chunks": str(chunks), "rag.docs": str(len(docs))}

@@ -252,10 +252,7 @@ class Runner:
         self, retriever: Retriever, settings: Settings, dev: DevSet, config: str
     ) -> list[Scored]:
         questions = load_questions(dev.questions)
-        chunks = [
-            Hit(r["doc"], r["heading"], r["text"], 0.0)
-            for r in retriever.store.rows(["id", "doc", "heading", "text"])
-        ]
+        chunks = list(retriever.store.passages())
         texts: dict[str, list[str]] = {}
         for c in chunks:
             texts.setdefault(c.doc, []).append(c.text)

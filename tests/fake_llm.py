@@ -210,3 +210,9 @@ if __name__ == "__main__":  # `python -m tests.fake_llm [PORT]`: serve until Ctr
         threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
+
+
+if __name__ == "__main__":  # `python tests/fake_llm.py PORT`: serve until killed (for bench/)
+    server = FakeLLM(port=int(sys.argv[1]))
+    print(server.url, flush=True)
+    server.thread.join()

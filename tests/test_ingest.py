@@ -147,7 +147,7 @@ def test_interrupted_version_is_dropped_and_never_served(small, embedder):
     live = store.live_collection()
 
     def exploding_rows():
-        yield from store.rows(["id", "doc", "heading", "text", "text_hash", "doc_hash", "vector"])
+        yield from store.chunk_rows({r["doc"] for r in all_rows(store)})
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):

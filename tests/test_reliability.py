@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from ingest.split import split_markdown
-from retrieval.local_server import ensure_server
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.store.local_server import ensure_server
 from tests.conftest import ROOT, free_port, run_cli, write_docs
 
 TOPICS = ["vpn", "laptop", "leave", "expenses", "travel", "printer", "backup", "deploy"]
@@ -226,7 +226,7 @@ def test_local_server_binds_loopback_and_is_found_by_other_processes(tmp_path):
     ]
     # 127.0.0.1 only, as IPv4 or as an IPv4-mapped IPv6 address; never 0.0.0.0 or ::
     assert sockets and all(a.split(":")[0].endswith("0100007F") for a in sockets), sockets
-    from retrieval.local_server import resolve
+    from retrieval.store.local_server import resolve
 
     assert resolve(db) == uri  # another process pointed at the path goes through the server
     os.kill(record["pid"], signal.SIGINT)

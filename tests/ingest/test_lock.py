@@ -13,7 +13,7 @@ from tests.conftest import SMALL, make_settings, run_cli, write_docs
 
 
 def test_path_and_served_uri_take_the_same_lock(tmp_path):
-    from retrieval.local_server import ensure_server
+    from retrieval.store.local_server import ensure_server
 
     db = str(tmp_path / "milvus.db")
     uri = ensure_server(db)  # what the app does: serve the Lite index on 127.0.0.1
@@ -32,7 +32,7 @@ def test_path_and_served_uri_take_the_same_lock(tmp_path):
 
 
 def test_cli_ingest_by_path_is_refused_while_the_served_index_is_being_written(tmp_path):
-    from retrieval.local_server import ensure_server
+    from retrieval.store.local_server import ensure_server
 
     docs = write_docs(tmp_path / "docs", SMALL)
     db = str(tmp_path / "milvus.db")

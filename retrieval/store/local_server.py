@@ -16,7 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -64,6 +66,25 @@ def resolve(uri: str) -> str:
     return (find_server(uri) or uri) if is_local_path(uri) else uri
 
 
+def registry_file(port: int) -> Path:
+    """Where a running local server says which data directory it serves (found by port)."""
+    return Path(tempfile.gettempdir()) / "docs-qa-servers" / f"{port}.json"
+
+
+def data_dir_for(uri: str) -> Path | None:
+    """The data directory behind a URI, when the URI is a running local server of ours."""
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.hostname not in {HOST, "localhost"} or parsed.port is None:
+        return None
+    try:
+        info = json.loads(registry_file(parsed.port).read_text())
+    except (OSError, ValueError):
+        return None
+    if _alive(int(info.get("pid", -1))) and _port_open(parsed.port):
+        return Path(info["data_dir"])
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -102,6 +123,9 @@ def ensure_server(data_dir: str, timeout_s: float = 60.0) -> str:
             raise RuntimeError(f"the local Milvus server for {path} did not start in time")
         time.sleep(0.1)
     record_file(data_dir).write_text(json.dumps({"pid": process.pid, "port": port}))
+    registry = registry_file(port)
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry.write_text(json.dumps({"pid": process.pid, "data_dir": str(path)}))
     atexit.register(stop_server, process, data_dir)
     return f"http://{HOST}:{port}"
 

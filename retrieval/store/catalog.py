@@ -1,0 +1,97 @@
+"""Reading the live version: the documents it holds, its rows, stored vectors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from retrieval.store.live import LiveIndex
+from retrieval.store.schema import PAGE_LIMIT, ROW_FIELDS, ChunkRow, visible
+from retrieval.types import Hit
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    """What the live version holds of one document."""
+
+    doc_hash: str | None  # None when its rows disagree (an interrupted ingest): re-check it
+    ids: frozenset[str]
+
+
+class Catalog(LiveIndex):
+    """The read side of the store."""
+
+    def docs(self) -> dict[str, DocEntry]:
+        """doc path -> its hash and chunk ids in the live version."""
+        hashes: dict[str, set[str]] = {}
+        ids: dict[str, set[str]] = {}
+        for row in self.rows(["id", "doc", "doc_hash"]):
+            hashes.setdefault(row["doc"], set()).add(row["doc_hash"])
+            ids.setdefault(row["doc"], set()).add(row["id"])
+        return {
+            doc: DocEntry(next(iter(h)) if len(h) == 1 else None, frozenset(ids[doc]))
+            for doc, h in hashes.items()
+        }
+
+    def passages(self) -> Iterator[Hit]:
+        """Every live chunk as a passage (score 0), for audits and the evaluation."""
+        for row in self.rows(["id", "doc", "heading", "text"]):
+            yield Hit(row["doc"], row["heading"], row["text"], 0.0, chunk_id=row["id"])
+
+    def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
+        """The stored rows of these documents, as they are (for a rebuild that keeps them)."""
+        if not docs:
+            return []
+        where = f"doc in {json.dumps(sorted(docs))}"
+        return [ChunkRow.from_entity(row) for row in self.rows(ROW_FIELDS, where)]
+
+    def rows(self, fields: list[str], where: str = "") -> Iterator[dict]:
+        """Rows of the live version (optionally filtered), paged by id prefix."""
+        live = self._live()
+        if live is None:
+            return
+        name, props = live
+        self._ensure_loaded(name)
+        condition = f"{visible(props)} and ({where})" if where else visible(props)
+        yield from self._rows_with_prefix(name, fields, "", condition)
+
+    def _rows_with_prefix(
+        self, name: str, fields: list[str], prefix: str, condition: str
+    ) -> Iterator[dict]:
+        # Ids are hex hashes: a prefix that holds too many rows for one query is split in 16.
+        rows = self.client.query(
+            name,
+            filter=f'id like "{prefix}%" and {condition}',
+            output_fields=fields,
+            limit=PAGE_LIMIT,
+        )
+        if len(rows) < PAGE_LIMIT:
+            yield from rows
+            return
+        for digit in "0123456789abcdef":
+            yield from self._rows_with_prefix(name, fields, prefix + digit, condition)
+
+    def rows_by_id(self, ids: Iterable[str], fields: list[str]) -> list[dict]:
+        """Live rows with the given ids."""
+        wanted, found = sorted(set(ids)), []
+        for start in range(0, len(wanted), 500):
+            part = json.dumps(wanted[start : start + 500])
+            found += list(self.rows(fields, where=f"id in {part}"))
+        return found
+
+    def vectors_by_text_hash(self, text_hashes: Iterable[str]) -> dict[str, list[float]]:
+        """Stored embeddings for the given text hashes, so unchanged text is never re-embedded."""
+        live = self._live()
+        wanted = sorted(set(text_hashes))
+        found: dict[str, list[float]] = {}
+        if live is None or not wanted:
+            return found
+        self._ensure_loaded(live[0])
+        for start in range(0, len(wanted), 500):
+            part = json.dumps(wanted[start : start + 500])
+            rows = self.client.query(
+                live[0], filter=f"text_hash in {part}", output_fields=["text_hash", "vector"]
+            )
+            found.update({row["text_hash"]: row["vector"] for row in rows})
+        return found

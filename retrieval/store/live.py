@@ -1,0 +1,71 @@
+"""The live version behind the alias: which collection, its properties, loaded for reading."""
+
+from __future__ import annotations
+
+from pymilvus import MilvusClient
+
+from retrieval.settings import Settings
+from retrieval.store.connect import Location, StoreError, locate, open_client
+from retrieval.store.schema import IndexInfo, ModelMismatchError
+
+
+class LiveIndex:
+    """A connection and the alias that always names the live collection."""
+
+    def __init__(self, settings: Settings, client: MilvusClient | None = None):
+        self.alias = settings.collection
+        self.index_type = settings.index_type
+        self.hnsw_ef = settings.hnsw_ef
+        self.location: Location = locate(settings.store_uri)
+        token = settings.store_token.get_secret_value() if settings.store_token else ""
+        self.client = client or open_client(self.location, token)
+        self._loaded: str | None = None
+        self._exists = False
+
+    def close(self) -> None:
+        self.client.close()
+
+    def live_collection(self) -> str | None:
+        """The collection the alias points at, or None before the first ingest."""
+        live = self._live()
+        return live[0] if live else None
+
+    def _live(self) -> tuple[str, dict[str, str]] | None:
+        """(collection, properties) of the live version, in one round trip once it exists."""
+        if not self._exists:
+            if self.alias not in self.client.list_aliases().get("aliases", []):
+                return None
+            self._exists = True  # an alias, once made, is only ever moved
+        described = self.client.describe_collection(self.alias)
+        return described["collection_name"], described.get("properties", {})
+
+    def info(self) -> IndexInfo | None:
+        """Facts about the live version, or None when nothing was ingested yet."""
+        live = self._live()
+        return IndexInfo.from_properties(*live) if live else None
+
+    def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
+        """Raise ModelMismatchError if the live index was built by another model."""
+        info = self.info()
+        if info and (info.embedding_model != model_name or info.dim != dim):
+            raise ModelMismatchError(
+                f"the index was built with embedding model {info.embedding_model} "
+                f"({info.dim}-d) but {model_name} ({dim}-d) is configured; set "
+                f"RAG_EMBEDDING_MODEL={info.embedding_model} or rebuild with "
+                "`python -m ingest --rebuild`"
+            )
+        return info
+
+    def _ensure_loaded(self, name: str) -> None:
+        # Milvus Lite starts with collections released after a restart.
+        if self._loaded != name:
+            self.client.load_collection(name)
+            self._loaded = name
+
+    def _writable(self) -> tuple[str, int]:
+        live = self._live()
+        if live is None:
+            raise StoreError("no index yet: a full build must come first")
+        name, props = live
+        self._ensure_loaded(name)
+        return name, int(props.get("rag.version", 0))
