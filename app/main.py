@@ -39,7 +39,7 @@ def require_login(settings) -> None:
 
 def open_backend(settings):
     try:
-        return services.backend(settings.store_uri, settings)
+        return services.backend(settings.fingerprint(), settings)
     except Exception as exc:  # the page must explain, never show a traceback
         log.exception("cannot open the index")
         st.error(f"Cannot open the index: {views.friendly(str(exc))}", icon=":material/error:")

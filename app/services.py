@@ -39,11 +39,12 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Opening the index…")
-def backend(store_uri: str, _settings: Settings) -> Backend:
-    """Open the index once per process (and serve a Lite path through a local server)."""
-    uri = store_uri
-    if _settings.local_server and local_server.is_local_path(store_uri):
-        uri = local_server.ensure_server(store_uri)
+def backend(fingerprint: str, _settings: Settings) -> Backend:
+    """Open the index once per process and settings (a Lite path is served through a local
+    server); keyed on the settings' fingerprint, so a change to any of them takes effect."""
+    uri = _settings.store_uri
+    if _settings.local_server and local_server.is_local_path(uri):
+        uri = local_server.ensure_server(uri)
     live = _settings.updated(store_uri=uri)
     return Backend(uri, Retriever(live, Store(live)))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -267,6 +269,15 @@ class Settings(BaseSettings):
     def updated(self, **changes: object) -> Settings:
         """A validated copy with some fields changed (model_copy would skip validation)."""
         return type(self)(_env_file=None, **{**self.model_dump(), **changes})
+
+    def fingerprint(self) -> str:
+        """A hash of every value (secrets included, never shown): a cache key that changes
+        whenever any setting does."""
+        values = {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in self
+        }
+        return hashlib.sha256(json.dumps(values, default=str, sort_keys=True).encode()).hexdigest()
 
     def model_entry(self, name: str | None = None) -> ModelEntry | None:
         """The chat model to use (with overrides applied), or None in retrieval-only mode."""

@@ -38,3 +38,13 @@ def test_unknown_model_name_is_rejected():
 def test_deepseek_key_read_from_its_usual_variable(monkeypatch):
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-from-env")
     assert Settings(_env_file=None).deepseek_api_key.get_secret_value() == "sk-from-env"
+
+
+def test_fingerprint_changes_with_any_setting_and_hides_secrets():
+    base = Settings(_env_file=None)
+    assert base.fingerprint() == Settings(_env_file=None).fingerprint()
+    for change in ({"top_k": 7}, {"search_mode": "dense"}, {"llm": "deepseek-chat"}):
+        assert base.updated(**change).fingerprint() != base.fingerprint(), change
+    keyed = base.updated(embedding_api_key="sk-one")
+    assert keyed.fingerprint() != base.updated(embedding_api_key="sk-two").fingerprint()
+    assert "sk-one" not in keyed.fingerprint()
