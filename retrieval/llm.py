@@ -200,7 +200,7 @@ def _message_for(exc: Exception, entry: ModelEntry) -> LLMError:
         variable = "DEEPSEEK_API_KEY" if entry.key == "deepseek" else "RAG_LLM_API_KEY"
         return LLMError(f"the API key was refused by {where}: check {variable}")
     if isinstance(exc, openai.NotFoundError):
-        hint = f" (for Ollama: `ollama pull {entry.model}`)" if "11434" in entry.base_url else ""
+        hint = f" (`ollama pull {entry.model}`)" if entry.provider == "ollama" else ""
         return LLMError(f"model {entry.model} not found at {entry.base_url}{hint}")
     if isinstance(exc, openai.BadRequestError) and _is_context_error(exc):
         return ContextTooLongError(f"the prompt is too long for {entry.model}")
@@ -215,12 +215,16 @@ def _message_for(exc: Exception, entry: ModelEntry) -> LLMError:
     return LLMError(f"{where} failed: {type(exc).__name__}")
 
 
+CONNECTION_HINTS = {
+    "ollama": "is Ollama running (`ollama serve`)?",
+    "vllm": "is the vLLM server running (`vllm serve MODEL`)?",
+    "deepseek": "check the network and https://status.deepseek.com",
+    "openai-compatible": "is the model server running, and is RAG_LLM_BASE_URL right?",
+}
+
+
 def _connection_message(entry: ModelEntry) -> str:
-    if "11434" in entry.base_url:
-        return f"cannot reach Ollama at {entry.base_url}: is Ollama running (`ollama serve`)?"
-    if "localhost" in entry.base_url or "127.0.0.1" in entry.base_url:
-        return f"cannot reach {entry.base_url}: is the model server (vLLM) running?"
-    return f"cannot reach {entry.base_url}, or the connection dropped; check the network"
+    return f"cannot reach {entry.base_url}: {CONNECTION_HINTS[entry.provider]}"
 
 
 def _is_context_error(exc: openai.BadRequestError) -> bool:
@@ -231,7 +235,7 @@ def _is_context_error(exc: openai.BadRequestError) -> bool:
 def _api_key(settings: Settings, entry: ModelEntry) -> str:
     secret = settings.deepseek_api_key if entry.key == "deepseek" else settings.llm_api_key
     if secret is None or not secret.get_secret_value():
-        if entry.key == "none":
+        if entry.key == "none" or entry.provider != "deepseek":
             return "not-needed"  # local servers accept any key; the client requires one
         variable = "DEEPSEEK_API_KEY" if entry.key == "deepseek" else "RAG_LLM_API_KEY"
         raise LLMError(f"no API key for {entry.model}: set {variable} in .env or the environment")

@@ -19,6 +19,7 @@ SplitMode = Literal["headings", "hash"]
 
 
 ReasoningFormat = Literal["auto", "field", "inline", "none"]
+Provider = Literal["deepseek", "ollama", "vllm", "openai-compatible"]
 
 
 class ModelEntry(BaseModel):
@@ -34,24 +35,37 @@ class ModelEntry(BaseModel):
         description="'field' (reasoning_content / reasoning), 'inline' (<think> tags, opening tag "
         "possibly missing), 'none', or 'auto' (inline for R1-style names, else field).",
     )
+    provider: Provider = Field(
+        "openai-compatible",
+        description="Who serves it, for error messages and whether a key is required: "
+        "'deepseek' (key required), 'ollama', 'vllm', 'openai-compatible' (key optional).",
+    )
 
 
 DEEPSEEK_URL = "https://api.deepseek.com"
 MODELS: dict[str, ModelEntry] = {
-    "deepseek-chat": ModelEntry(model="deepseek-chat", base_url=DEEPSEEK_URL, key="deepseek"),
+    "deepseek-chat": ModelEntry(
+        model="deepseek-chat", base_url=DEEPSEEK_URL, key="deepseek", provider="deepseek"
+    ),
     "deepseek-reasoner": ModelEntry(
-        model="deepseek-reasoner", base_url=DEEPSEEK_URL, key="deepseek", reasoning="field"
+        model="deepseek-reasoner",
+        base_url=DEEPSEEK_URL,
+        key="deepseek",
+        reasoning="field",
+        provider="deepseek",
     ),
     "ollama-r1": ModelEntry(
         model="deepseek-r1:7b",
         base_url="http://localhost:11434/v1",
         key="none",
         reasoning="inline",
+        provider="ollama",
     ),
     "vllm-r1": ModelEntry(
         model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
         base_url="http://localhost:8000/v1",
         key="none",
+        provider="vllm",
     ),
 }
 
@@ -217,6 +231,11 @@ class Settings(BaseSettings):
     llm_model_name: str = Field("", description="Override the model name sent to the endpoint.")
     llm_base_url: str = Field("", description="Override the endpoint's base URL (or set custom).")
     llm_reasoning: ReasoningFormat = Field("auto", description="Override how reasoning arrives.")
+    llm_provider: Provider | None = Field(
+        None,
+        description="Override who serves the model (deepseek, ollama, vllm, openai-compatible); "
+        "for 'custom' the default is openai-compatible.",
+    )
     deepseek_api_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("DEEPSEEK_API_KEY", "RAG_DEEPSEEK_API_KEY"),
@@ -289,6 +308,7 @@ class Settings(BaseSettings):
             "model": self.llm_model_name,
             "base_url": self.llm_base_url,
             "reasoning": None if self.llm_reasoning == "auto" else self.llm_reasoning,
+            "provider": self.llm_provider,
         }
         return base.model_copy(update={k: v for k, v in overrides.items() if v})
 

@@ -224,3 +224,39 @@ def test_unknown_placeholder_rejected_at_settings_load():
 def test_settings_repr_hides_keys():
     settings = Settings(_env_file=None, deepseek_api_key="sk-planted-123", llm_api_key="x-999")
     assert "sk-planted-123" not in repr(settings) and "x-999" not in str(settings)
+
+
+def test_provider_decides_messages_and_whether_a_key_is_needed(tmp_path):
+    from retrieval.llm import LLMError, Message, open_chat
+    from retrieval.settings import Settings
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    messages = [Message("user", "hi")]
+    cases = {
+        "ollama": "is Ollama running",
+        "vllm": "is the vLLM server running",
+        "openai-compatible": "is the model server running",
+        "deepseek": "check the network",
+    }
+    for provider, hint in cases.items():
+        settings = Settings(
+            _env_file=None,
+            llm="custom",
+            llm_base_url=dead,
+            llm_model_name="m",
+            llm_provider=provider,
+            llm_max_retries=0,
+            deepseek_api_key="sk-x",
+            llm_api_key="sk-x" if provider == "deepseek" else None,
+        )
+        with pytest.raises(LLMError, match=hint):
+            open_chat(settings).complete(messages)
+    # a custom local server (llama.cpp, no key) is called without RAG_LLM_API_KEY
+    keyless = Settings(_env_file=None, llm="custom", llm_base_url=dead, llm_model_name="m")
+    assert keyless.model_entry().provider == "openai-compatible"
+    with pytest.raises(LLMError, match="is the model server running"):
+        open_chat(keyless.updated(llm_max_retries=0)).complete(messages)
+    assert Settings(_env_file=None, llm="deepseek-chat").model_entry().provider == "deepseek"
+    with pytest.raises(LLMError, match="DEEPSEEK_API_KEY"):
+        open_chat(Settings(_env_file=None, llm="deepseek-chat"))
