@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ingest.plan import Plan, make_plan
 from ingest.split import split_markdown
 from retrieval.embeddings import Embedder
 from retrieval.settings import Settings
@@ -207,40 +208,58 @@ def _ingest(
     full = info is None or info.chunking != signature or info.schema != SCHEMA_VERSION
     if not full:
         store.recover()
-    live = store.docs() if info is not None else {}
-    failed_paths = {f["path"] for f in failed}
-    changed = [d for d in docs if full or d.path not in live or live[d.path].doc_hash != d.hash]
-    removed = set(live) - {d.path for d in docs} - failed_paths
+    entries = store.docs() if info is not None else {}
+    plan = make_plan(
+        {d.path: d.hash for d in docs},
+        {f["path"] for f in failed},
+        {path: e.doc_hash for path, e in entries.items()} if info is not None else None,
+        full,
+        _due_for_rebuild(info, settings),
+    )
     report = IngestReport(
-        docs_added=sum(d.path not in live for d in changed),
-        docs_updated=sum(d.path in live for d in changed),
-        docs_removed=len(removed),
-        docs_unchanged=len(docs) - len(changed),
+        docs_added=len(plan.add),
+        docs_updated=len(plan.update),
+        docs_removed=len(plan.remove),
+        docs_unchanged=len(plan.unchanged),
         docs_failed=failed,
         embedding_model=embedder.name,
         chunks_total=info.chunks if info else 0,
     )
-    if (changed or removed) and _due_for_rebuild(info, settings):
-        full, changed = True, docs  # re-split everything; vectors are reused by text hash
-    if full or changed or removed:
-        chunks = _split_all(changed, settings, progress)
-        known = {} if rebuild else store.vectors_by_text_hash(c.text_hash for c in chunks)
-        vectors = embed_missing(chunks, known, embedder, progress)
-        report.chunks_embedded = len(vectors) - len(known)
-        hashes = {d.path: d.hash for d in docs}
-        rows = [chunk_row(c, hashes[c.doc], vectors[c.text_hash]) for c in chunks]
-        meta = meta_for(embedder.name, signature)
-        if full:
-            kept = set(live) & failed_paths  # unreadable now: keep the last good version
-            rows += store.chunk_rows(kept)
-            meta["rag.langs"] = _languages(rows)
-            store.publish(rows, meta, embedder.dim)
-        else:
-            meta["rag.langs"] = _languages(rows, info.languages)
-            _apply(store, info, live, changed, removed, rows, meta)
+    if not plan.idle:
+        report.chunks_embedded = _execute(
+            plan, docs, entries, info, store, embedder, settings, progress
+        )
         report.chunks_total = store.info().chunks
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _execute(
+    plan: Plan,
+    docs: list[DocFile],
+    entries: dict[str, DocEntry],
+    info: IndexInfo | None,
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress,
+) -> int:
+    """Carry a plan out: split, embed what is new, write one version. Returns texts embedded."""
+    wanted = set(plan.split)
+    chunks = _split_all([d for d in docs if d.path in wanted], settings, progress)
+    known = store.vectors_by_text_hash(c.text_hash for c in chunks) if info else {}
+    vectors = embed_missing(chunks, known, embedder, progress)
+    hashes = {d.path: d.hash for d in docs}
+    rows = [chunk_row(c, hashes[c.doc], vectors[c.text_hash]) for c in chunks]
+    meta = meta_for(embedder.name, chunking_signature(settings))
+    if plan.full:
+        rows += store.chunk_rows(set(plan.keep))
+        meta["rag.langs"] = _languages(rows)
+        store.publish(rows, meta, embedder.dim)
+    else:
+        meta["rag.langs"] = _languages(rows, info.languages)
+        _apply(store, info, entries, plan, rows, meta)
+    return len(vectors) - len(known)
 
 
 def _languages(rows: list[ChunkRow], known: tuple[str, ...] = ()) -> str:
@@ -258,18 +277,16 @@ def _apply(
     store: Store,
     info: IndexInfo,
     live: dict[str, DocEntry],
-    changed: list[DocFile],
-    removed: set[str],
+    plan: Plan,
     rows: list[ChunkRow],
     meta: dict[str, str],
 ) -> None:
     """Publish an incremental change: new chunks in, vanished chunks out, as one version."""
-    old_ids = {i for d in changed if d.path in live for i in live[d.path].ids}
-    old_ids |= {i for doc in removed for i in live[doc].ids}
+    old_ids = {i for doc in (*plan.update, *plan.remove) for i in live[doc].ids}
     add = [row for row in rows if row.id not in old_ids]
     retire = old_ids - {row.id for row in rows}
     rehash = {row.id: row.doc_hash for row in rows if row.id in old_ids}
-    docs = (set(live) - removed) | {d.path for d in changed}
+    docs = (set(live) - set(plan.remove)) | set(plan.add)
     chunks = info.chunks + len(add) - len(retire)
     counts = {"rag.chunks": str(chunks), "rag.docs": str(len(docs))}
     store.apply(add, retire, rehash, {**meta, **counts})
