@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 
 from app import services, views  # noqa: E402
 from retrieval.answer import Answer, Turn, answer_question  # noqa: E402
+from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat  # noqa: E402
 
 RETRIEVAL_ONLY = "Retrieval only (no model)"
@@ -110,7 +111,7 @@ def run_reingest(settings, back) -> None:
 
         try:
             summary = services.reingest(settings, back, on_progress)
-        except Exception as exc:
+        except UserError as exc:
             status.update(label="Re-ingest failed", state="error")
             st.error(views.friendly(str(exc)))
             return
@@ -118,11 +119,11 @@ def run_reingest(settings, back) -> None:
         status.update(label="Re-ingest finished", state="complete")
     summary = st.session_state.last_ingest
     st.success(
-        f"{summary['docs_added']} added · {summary['docs_updated']} updated · "
-        f"{summary['docs_removed']} removed · {len(summary['docs_failed'])} failed"
+        f"{summary.docs_added} added · {summary.docs_updated} updated · "
+        f"{summary.docs_removed} removed · {len(summary.docs_failed)} failed"
     )
-    for failure in summary["docs_failed"]:
-        st.caption(f"Skipped `{failure['path']}`: {failure['error']}")
+    for failure in summary.docs_failed:
+        st.caption(f"Skipped `{failure.path}`: {failure.error}")
 
 
 def chat_client(settings, model: str):

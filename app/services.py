@@ -6,21 +6,16 @@ hand, connected to the same index through the local server, so staff keep chatti
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
+from retrieval.jobs import run_ingest_job
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
 from retrieval.store import IndexInfo, Store, local_server
-
-ROOT = Path(__file__).resolve().parent.parent
+from retrieval.types import IngestReport
 
 
 @dataclass
@@ -51,32 +46,6 @@ def backend(fingerprint: str, _settings: Settings) -> Backend:
 
 def reingest(
     settings: Settings, back: Backend, on_progress: Callable[[str, int, int], None]
-) -> dict:
-    """Run the ingest job against the served index; returns its JSON summary."""
-    command = [
-        sys.executable,
-        "-m",
-        "ingest",
-        str(settings.docs_dir),
-        "--db",
-        back.uri,
-        "--json",
-        "--progress",
-        "json",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    errors = []
-    for line in process.stderr:
-        try:
-            event = json.loads(line)
-            on_progress(event["stage"], event["done"], event["total"])
-        except (ValueError, KeyError, TypeError):
-            errors.append(line.strip())
-    out = process.stdout.read()
-    if process.wait() != 0:
-        message = next((e for e in reversed(errors) if e.startswith("error:")), "")
-        raise RuntimeError(message.removeprefix("error: ") or "the ingest job failed")
-    return json.loads(out)
+) -> IngestReport:
+    """Run the ingest job against the served index; returns its report."""
+    return run_ingest_job(settings.docs_dir, back.uri, on_progress=on_progress)

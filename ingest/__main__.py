@@ -8,11 +8,12 @@ import sys
 
 from tqdm import tqdm
 
-from ingest.pipeline import IngestBusyError, IngestReport, ingest
+from ingest.pipeline import IngestBusyError, ingest
 from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
 from retrieval.store import Store
+from retrieval.types import IngestReport
 
 
 class Bars:
@@ -81,7 +82,7 @@ def print_summary(report: IngestReport) -> None:
         f"({report.embedding_model}, {report.seconds:.1f} s)"
     )
     for failure in report.docs_failed:
-        print(f"  skipped {failure['path']}: {failure['error']}")
+        print(f"  skipped {failure.path}: {failure.error}")
 
 
 if __name__ == "__main__":

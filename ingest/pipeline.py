@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.plan import Plan, make_plan
@@ -16,7 +16,7 @@ from ingest.split import split_markdown
 from retrieval.embeddings import Embedder
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
-from retrieval.types import Chunk
+from retrieval.types import Chunk, FailedFile, IngestReport
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]
@@ -52,22 +52,6 @@ class DocFile:
     path: str  # relative to the docs folder, '/'-separated
     text: str
     hash: str
-
-
-@dataclass
-class IngestReport:
-    docs_added: int = 0
-    docs_updated: int = 0
-    docs_removed: int = 0
-    docs_unchanged: int = 0
-    docs_failed: list[dict[str, str]] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_total: int = 0
-    embedding_model: str = ""
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def chunking_signature(settings: Settings) -> str:
@@ -115,16 +99,16 @@ def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
     return DocFile(rel, text, hashlib.sha256(data).hexdigest())
 
 
-def find_markdown(root: Path) -> tuple[list[Path], list[dict[str, str]]]:
+def find_markdown(root: Path) -> tuple[list[Path], list[FailedFile]]:
     """Markdown files under root (sorted), plus symlinked folders that were refused."""
     files: list[Path] = []
-    refused: list[dict[str, str]] = []
+    refused: list[FailedFile] = []
     for folder, dirs, names in os.walk(root, followlinks=False):
         base = Path(folder)
         for name in sorted(dirs):
             if (base / name).is_symlink():  # never followed: loops and escapes are reported
                 rel = (base / name).relative_to(root).as_posix()
-                refused.append({"path": rel, "error": "symlinked folder not followed"})
+                refused.append(FailedFile(rel, "symlinked folder not followed"))
         files += [base / n for n in names if Path(n).suffix.lower() in MARKDOWN_SUFFIXES]
     return sorted(files), refused
 
@@ -135,7 +119,7 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 def scan(
     root: Path, max_bytes: int, progress: Progress = _quiet
-) -> tuple[list[DocFile], list[dict[str, str]]]:
+) -> tuple[list[DocFile], list[FailedFile]]:
     """Read every markdown file; failures are collected, never raised."""
     if not root.is_dir():
         raise DocError(f"docs folder not found: {root}")
@@ -145,7 +129,7 @@ def scan(
         try:
             docs.append(read_doc(path, root, max_bytes))
         except DocError as exc:
-            failed.append({"path": path.relative_to(root).as_posix(), "error": str(exc)})
+            failed.append(FailedFile(path.relative_to(root).as_posix(), str(exc)))
         progress("files", done, len(paths))
     return docs, failed
 
@@ -211,7 +195,7 @@ def _ingest(
     entries = store.docs() if info is not None else {}
     plan = make_plan(
         {d.path: d.hash for d in docs},
-        {f["path"] for f in failed},
+        {f.path for f in failed},
         {path: e.doc_hash for path, e in entries.items()} if info is not None else None,
         full,
         _due_for_rebuild(info, settings),

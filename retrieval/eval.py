@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from retrieval.cli import fail_cleanly
+from retrieval.jobs import run_ingest_job
 from retrieval.refusal import Signals, should_refuse, signals
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
@@ -212,12 +211,7 @@ def _mean(values: Iterable[float]) -> float:
 # --- running a configuration ------------------------------------------------------------------
 def build_index(settings: Settings, overrides: dict[str, object]) -> None:
     """Ingest with the real ingest job, a separate process as an admin would run it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env_for(settings, overrides)}
-    env = {key: str(value) for key, value in env.items()}
-    command = [sys.executable, "-m", "ingest", str(settings.docs_dir), "--db", settings.store_uri]
-    done = subprocess.run([*command, "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"ingest failed: {done.stderr.strip().splitlines()[-1:]}")
+    run_ingest_job(settings.docs_dir, settings.store_uri, _env_for(settings, overrides))
 
 
 def _env_for(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 
 def sha256(text: str) -> str:
@@ -55,3 +55,34 @@ class Hit:
 
     def as_dict(self) -> dict[str, object]:
         return {"doc": self.doc, "heading": self.heading, "text": self.text, "score": self.score}
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A document that could not be ingested, and why."""
+
+    path: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; crosses from the ingest job to the app and the eval as JSON."""
+
+    docs_added: int = 0
+    docs_updated: int = 0
+    docs_removed: int = 0
+    docs_unchanged: int = 0
+    docs_failed: list[FailedFile] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    embedding_model: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IngestReport:
+        failed = [FailedFile(**f) for f in data.get("docs_failed", [])]
+        return cls(**{**data, "docs_failed": failed})

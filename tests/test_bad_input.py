@@ -60,7 +60,7 @@ def test_nasty_folder_is_reported_and_skipped_without_losing_anything(tmp_path, 
     settings = make_settings(tmp_path, docs)
     store = Store(settings)
     report = ingest(settings, store, embedder)
-    failed = {f["path"]: f["error"] for f in report.docs_failed}
+    failed = {f.path: f.error for f in report.docs_failed}
     expected_failures = {
         "invalid-utf8.md": "not valid UTF-8",
         "binary.md": "binary",

@@ -110,7 +110,7 @@ def test_bad_files_are_reported_and_skipped(small, embedder, tmp_path):
     # the index copy of a doc that turns unreadable must not be lost
     (docs / "it/vpn.md").write_bytes(b"\xff\xfe\x00bad\x00")
     report = ingest(settings, store, embedder)
-    failed = {f["path"]: f["error"] for f in report.docs_failed}
+    failed = {f.path: f.error for f in report.docs_failed}
     assert "not valid UTF-8" in failed["latin1.md"]
     assert "binary" in failed["binary.md"]
     assert "empty" in failed["empty.md"]
