@@ -156,7 +156,8 @@ def ask(settings, back, question: str, model: str, k: int) -> None:
             answer = views.stream_answer(events)
         except Exception as exc:  # a friendly message, never a traceback
             log.exception("answering failed")
-            answer = Answer("", error=f"something went wrong while answering ({exc})")
+            message = f"something went wrong while answering ({exc})"
+            answer = Answer("", status="error", error=message)
             views.render_answer(answer)
     st.session_state.history.append({"question": question, "answer": answer})
 

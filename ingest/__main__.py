@@ -8,7 +8,7 @@ import sys
 
 from tqdm import tqdm
 
-from ingest.pipeline import IngestBusyError, ingest
+from ingest.pipeline import ingest
 from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = args.progress or ("none" if args.json else "bar")
     bars = Bars() if mode == "bar" else None
     progress = bars or (json_progress if mode == "json" else None)
-    with fail_cleanly(IngestBusyError):
+    with fail_cleanly():
         settings = load_settings(docs_dir=args.docs_dir, store_uri=args.db)
         store = Store(settings)
         embedder = embedder_for(settings, store, follow_index=not args.rebuild)

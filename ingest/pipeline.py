@@ -14,6 +14,7 @@ from pathlib import Path
 from ingest.plan import Plan, make_plan
 from ingest.split import split_markdown
 from retrieval.embeddings import Embedder
+from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
 from retrieval.types import Chunk, FailedFile, IngestReport
@@ -28,7 +29,7 @@ class DocError(ValueError):
     """A document that cannot be ingested; reported and skipped."""
 
 
-class IngestBusyError(RuntimeError):
+class IngestBusyError(UserError):
     """Another ingest into the same index is running."""
 
 

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, REWRITE_SYSTEM_PROMPT, fence
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
@@ -51,6 +52,9 @@ class Source:
         return {"n": self.n, "doc": self.doc, "heading": self.heading, "score": self.score}
 
 
+Status = Literal["answered", "refused", "retrieval_only", "error"]
+
+
 @dataclass(frozen=True)
 class Answer:
     """The final result of one question."""
@@ -60,13 +64,19 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     model: str = ""
     query: str = ""
-    cannot_answer: bool = False
+    status: Status = "answered"
     notices: list[str] = field(default_factory=list)
     invalid_citations: list[int] = field(default_factory=list)
     error: str = ""
 
+    @property
+    def cannot_answer(self) -> bool:
+        """The docs do not answer it (decided before the model, or said by the model)."""
+        return self.status == "refused"
+
     def as_dict(self) -> dict[str, object]:
         return {
+            "status": self.status,
             "answer": self.answer,
             "reasoning": self.reasoning,
             "sources": [s.as_dict() for s in self.sources],
@@ -170,7 +180,13 @@ def retrieval_only(hits: Sequence[Hit], query: str) -> Answer:
     for s in sources:
         snippet = " ".join(s.text.split())[:300]
         lines.append(f"[{s.n}] **{s.doc}** › {s.heading or '(top)'}: {snippet}")
-    return Answer("\n".join(lines), sources=sources, query=query, notices=[NO_MODEL_NOTICE])
+    return Answer(
+        "\n".join(lines),
+        sources=sources,
+        query=query,
+        notices=[NO_MODEL_NOTICE],
+        status="retrieval_only",
+    )
 
 
 def answer_question(
@@ -184,14 +200,14 @@ def answer_question(
     """Stream the answer to a question; the last item is always an `Answer`."""
     question = clean_question(question)
     if refusal := _refuse(question, settings):
-        yield Answer(refusal, error=refusal)
+        yield Answer("", status="error", error=refusal)
         return
     model = chat.name if chat else ""
     query = standalone_query(question, history, chat, settings)
     found = retriever.retrieve(query, k or settings.top_k)
     hits = found.hits
     if should_refuse(found, settings):
-        yield Answer(CANNOT_ANSWER, model=model, query=query, cannot_answer=True)
+        yield Answer(CANNOT_ANSWER, model=model, query=query, status="refused")
         return
     if chat is None:
         yield retrieval_only(hits, query)
@@ -251,7 +267,7 @@ def _generate(
         marked,
         chat.name,
         query,
-        cannot_answer=text.strip() == CANNOT_ANSWER,
+        status="refused" if text.strip() == CANNOT_ANSWER else "answered",
         notices=notices,
         invalid_citations=invalid,
     )
@@ -266,4 +282,4 @@ def _failed(
 ) -> Answer:
     """A failed model call: the error, and whatever part of the answer had arrived."""
     text = f"{partial.strip()}\n\n(The answer was cut off.)" if partial.strip() else ""
-    return Answer(text, reasoning, list(sources), chat.name, error=message)
+    return Answer(text, reasoning, list(sources), chat.name, status="error", error=message)

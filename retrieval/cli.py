@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from pydantic import ValidationError
 
-from retrieval.embeddings import EmbeddingError
-from retrieval.store import MILVUS_ERRORS, StoreError
+from retrieval.errors import UserError
+from retrieval.store import MILVUS_ERRORS
 
 
 @contextmanager
@@ -19,14 +19,14 @@ def fail_cleanly(*expected: type[Exception]) -> Iterator[None]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         yield
-    except (StoreError, EmbeddingError, ValueError, OSError, *expected) as exc:
+    except (UserError, ValueError, OSError, *expected) as exc:
         if isinstance(exc, ValidationError):
             first = exc.errors()[0]
             message = f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}"
         else:
             message = str(exc)
         print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(getattr(exc, "exit_status", 2)) from None
     except MILVUS_ERRORS as exc:
         print(f"error: Milvus refused the request: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

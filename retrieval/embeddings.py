@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.errors import UserError
 from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ ALBERT_TOKENIZER_REPO = "GPTCache/paraphrase-albert-small-v2"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(UserError):
     """The embedding model cannot be loaded or called; the message says what to do."""
 
 

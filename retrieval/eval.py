@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--report", type=Path, help="write a markdown report (date, command)")
     args = parser.parse_args(argv)
-    with fail_cleanly(RuntimeError):
+    with fail_cleanly():
         if bool(args.corpus) != bool(args.qa):
             raise ValueError("--corpus and --qa go together")
         sets = (

@@ -18,13 +18,14 @@ from typing import Literal
 import httpx
 import openai
 
+from retrieval.errors import UserError
 from retrieval.settings import ModelEntry, Settings
 
 OPEN, CLOSE = "<think>", "</think>"
 R1_NAMES = re.compile(r"(?<![a-z])r1|qwq|think", re.IGNORECASE)
 
 
-class LLMError(RuntimeError):
+class LLMError(UserError):
     """A model call failed in a way the user can act on; the message says how."""
 
 

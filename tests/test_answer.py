@@ -208,12 +208,12 @@ def test_invalid_citation_is_flagged(corpus_index, fake_llm):
 @pytest.mark.parametrize("question", ["", "   \x00\x07  "])
 def test_empty_question(corpus_index, question):
     _, final = run(corpus_index, corpus_index.settings, question)
-    assert final.answer == "Please type a question."
+    assert final.error == "Please type a question." and final.status == "error"
 
 
 def test_huge_question_is_refused_clearly(corpus_index):
     _, final = run(corpus_index, corpus_index.settings, "why " * 25_000)
-    assert "too long" in final.answer
+    assert "too long" in final.error
 
 
 def test_unknown_placeholder_rejected_at_settings_load():
@@ -260,3 +260,22 @@ def test_provider_decides_messages_and_whether_a_key_is_needed(tmp_path):
     assert Settings(_env_file=None, llm="deepseek-chat").model_entry().provider == "deepseek"
     with pytest.raises(LLMError, match="DEEPSEEK_API_KEY"):
         open_chat(Settings(_env_file=None, llm="deepseek-chat"))
+
+
+def test_answer_status_says_what_happened(corpus_index, fake_llm):
+    from retrieval.answer import answer_question
+
+    def final(question, chat, **extra):
+        settings = corpus_index.settings.updated(**extra)
+        return list(answer_question(question, [], corpus_index, chat, settings))[-1]
+
+    from retrieval.llm import open_chat
+    from tests.conftest import chat_settings
+
+    chat = open_chat(chat_settings(corpus_index, fake_llm, "plain"))
+    assert final("How many days of annual leave do I get?", chat).status == "answered"
+    assert final("How many days of annual leave do I get?", None).status == "retrieval_only"
+    refused = final("How many days of annual leave do I get?", None, min_score=1.5)
+    assert refused.status == "refused" and refused.cannot_answer
+    empty = final("   ", None)
+    assert empty.status == "error" and empty.answer == "" and empty.error  # shown once

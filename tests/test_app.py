@@ -184,7 +184,8 @@ def test_odd_questions_get_clear_replies_on_the_page(env):
         ),
     ]:
         at = ask(at, question)
-        reply = texts(at.chat_message[-1].markdown)
+        reply = texts(at.chat_message[-1].markdown) + texts(at.chat_message[-1].error)
         assert any(e in t for t in reply for e in expected), (question[:20], reply)
+        assert sum(e in t for t in reply for e in expected) == 1  # said once, not twice
         assert not any("HACKED" in t for t in reply)
         no_traceback(at)
