@@ -63,33 +63,40 @@ class ThinkSplitter:
     def feed(self, text: str) -> list[Delta]:
         self.buffer += text
         out: list[Delta] = []
-        while True:
-            if self.state == "start":
-                head = self.buffer.lstrip()
-                if head.startswith(OPEN):
-                    self.buffer, self.state = head[len(OPEN) :], "think"
-                elif OPEN.startswith(head) and head != "":
-                    return out  # might still become "<think>": wait for more
-                elif not head:
-                    return out
-                else:
-                    self.state = "think" if self.expect else "answer"
-            elif self.state == "think":
-                end = self.buffer.find(CLOSE)
-                if end == -1:
-                    keep = _partial_suffix(self.buffer, CLOSE)
-                    if self.buffer[: len(self.buffer) - keep]:
-                        out.append(Delta("reasoning", self.buffer[: len(self.buffer) - keep]))
-                    self.buffer = self.buffer[len(self.buffer) - keep :]
-                    return out
-                if self.buffer[:end].rstrip():
-                    out.append(Delta("reasoning", self.buffer[:end].rstrip()))
-                self.buffer, self.state = self.buffer[end + len(CLOSE) :].lstrip("\n"), "answer"
-            else:
-                if self.buffer:
-                    out.append(Delta("answer", self.buffer))
-                self.buffer = ""
-                return out
+        step = {"start": self._start, "think": self._think, "answer": self._answer}
+        while step[self.state](out):
+            pass
+        return out
+
+    def _start(self, out: list[Delta]) -> bool:
+        """Decide whether the stream opens with reasoning; False: wait for more text."""
+        head = self.buffer.lstrip()
+        if head.startswith(OPEN):
+            self.buffer, self.state = head[len(OPEN) :], "think"
+            return True
+        if not head or OPEN.startswith(head):
+            return False  # might still become "<think>": wait for more
+        self.state = "think" if self.expect else "answer"
+        return True
+
+    def _think(self, out: list[Delta]) -> bool:
+        end = self.buffer.find(CLOSE)
+        if end == -1:
+            keep = _partial_suffix(self.buffer, CLOSE)
+            if self.buffer[: len(self.buffer) - keep]:
+                out.append(Delta("reasoning", self.buffer[: len(self.buffer) - keep]))
+            self.buffer = self.buffer[len(self.buffer) - keep :]
+            return False
+        if self.buffer[:end].rstrip():
+            out.append(Delta("reasoning", self.buffer[:end].rstrip()))
+        self.buffer, self.state = self.buffer[end + len(CLOSE) :].lstrip("\n"), "answer"
+        return True
+
+    def _answer(self, out: list[Delta]) -> bool:
+        if self.buffer:
+            out.append(Delta("answer", self.buffer))
+        self.buffer = ""
+        return False
 
     def finish(self) -> list[Delta]:
         """Flush what is held back at the end of the stream."""

@@ -13,9 +13,10 @@ ALLOWED = {
     "retrieval": {"retrieval", "prompts"},
     "prompts": {"prompts"},
     "bench": {"bench", "ingest", "retrieval", "prompts"},
+    "docs_qa": {"docs_qa", "ingest", "retrieval"},
 }
 OURS = set(ALLOWED) | {"tests"}
-PRODUCT = ["app", "ingest", "retrieval", "prompts"]
+PRODUCT = ["app", "ingest", "retrieval", "prompts", "docs_qa"]
 # Inside the store package, each part imports only the parts before it.
 STORE_ORDER = ["local_server", "connect", "schema", "live", "catalog", "versions", "search"]
 

@@ -1,0 +1,1 @@
+"""The `docs-qa` command: one entry point for every front door."""
