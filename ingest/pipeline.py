@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.plan import Plan, make_plan
+from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
 from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
@@ -21,12 +22,7 @@ from retrieval.types import Chunk, FailedFile, IngestReport
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]
-MARKDOWN_SUFFIXES = {".md", ".markdown"}
 EMBED_SLICE = 64
-
-
-class DocError(ValueError):
-    """A document that cannot be ingested; reported and skipped."""
 
 
 class IngestBusyError(UserError):
@@ -65,20 +61,6 @@ def chunking_signature(settings: Settings) -> str:
     )
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (BOM allowed) or BOM-marked UTF-16; anything else is refused."""
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and b"\x00" in data:
-        raise DocError("binary file (contains NUL bytes)")
-    encoding = "utf-16" if utf16 else "utf-8"
-    try:
-        return data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocError(
-            f"not valid {encoding.upper()} (byte {exc.start}); re-save as UTF-8"
-        ) from None
-
-
 def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
     """Read and validate one markdown file."""
     rel = path.relative_to(root).as_posix()
@@ -94,13 +76,13 @@ def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
         data = resolved.read_bytes()
     except OSError as exc:
         raise DocError(f"cannot read: {exc.strerror or exc}") from None
-    text = decode(data)
+    text = reader_for(path).read(data)
     if not text.strip():
         raise DocError("empty file")
     return DocFile(rel, text, hashlib.sha256(data).hexdigest())
 
 
-def find_markdown(root: Path) -> tuple[list[Path], list[FailedFile]]:
+def find_documents(root: Path) -> tuple[list[Path], list[FailedFile]]:
     """Markdown files under root (sorted), plus symlinked folders that were refused."""
     files: list[Path] = []
     refused: list[FailedFile] = []
@@ -110,7 +92,7 @@ def find_markdown(root: Path) -> tuple[list[Path], list[FailedFile]]:
             if (base / name).is_symlink():  # never followed: loops and escapes are reported
                 rel = (base / name).relative_to(root).as_posix()
                 refused.append(FailedFile(rel, "symlinked folder not followed"))
-        files += [base / n for n in names if Path(n).suffix.lower() in MARKDOWN_SUFFIXES]
+        files += [base / n for n in names if Path(n).suffix.lower() in READERS]
     return sorted(files), refused
 
 
@@ -124,7 +106,7 @@ def scan(
     """Read every markdown file; failures are collected, never raised."""
     if not root.is_dir():
         raise DocError(f"docs folder not found: {root}")
-    paths, failed = find_markdown(root)
+    paths, failed = find_documents(root)
     docs = []
     for done, path in enumerate(paths, 1):
         try:
