@@ -70,6 +70,22 @@ def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.Complet
     )
 
 
+@pytest.fixture()
+def small(tmp_path, embedder):
+    """SMALL in a temp folder and an empty store for it: (settings, store, docs)."""
+    from retrieval.store import Store
+
+    docs = write_docs(tmp_path / "docs", SMALL)
+    settings = make_settings(tmp_path, docs)
+    store = Store(settings)
+    yield settings, store, docs
+    store.close()
+
+
+def all_rows(store) -> list[dict]:
+    return list(store.rows(["id", "doc", "text"]))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket

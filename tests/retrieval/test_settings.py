@@ -4,7 +4,7 @@ from pathlib import Path
 
 from retrieval.settings import MODELS, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_env_example_loads_and_matches_defaults(monkeypatch):

@@ -9,21 +9,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from retrieval.search import Retriever
-from retrieval.store import ModelMismatchError, Store
-from tests.conftest import SMALL, make_settings, run_cli, write_docs
-
-
-@pytest.fixture()
-def small(tmp_path, embedder):
-    docs = write_docs(tmp_path / "docs", SMALL)
-    settings = make_settings(tmp_path, docs)
-    store = Store(settings)
-    yield settings, store, docs
-    store.close()
-
-
-def all_rows(store: Store) -> list[dict]:
-    return list(store.rows(["id", "doc", "text"]))
+from tests.conftest import SMALL, all_rows, run_cli, write_docs
 
 
 def test_known_answers(small, embedder):
@@ -126,38 +112,6 @@ def test_bad_files_are_reported_and_skipped(small, embedder, tmp_path):
     unreadable.chmod(0o644)
 
 
-def test_model_mismatch_is_a_clear_error(small, embedder):
-    settings, store, _ = small
-    ingest(settings, store, embedder)
-    store.client.alter_collection_properties(
-        store.live_collection(),
-        properties={"rag.embedding_model": "milvus-default", "rag.dim": "768"},
-    )
-    with pytest.raises(ModelMismatchError, match="--rebuild"):
-        ingest(settings, store, embedder)
-    with pytest.raises(ModelMismatchError):
-        Retriever(settings, store, embedder).search("vpn")
-    report = ingest(settings, store, embedder, rebuild=True)
-    assert report.chunks_embedded == 4 and store.info().embedding_model == embedder.name
-
-
-def test_interrupted_version_is_dropped_and_never_served(small, embedder):
-    settings, store, _ = small
-    ingest(settings, store, embedder)
-    live = store.live_collection()
-
-    def exploding_rows():
-        yield from store.chunk_rows({r["doc"] for r in all_rows(store)})
-        raise RuntimeError("killed mid-write")
-
-    with pytest.raises(RuntimeError):
-        store.publish(exploding_rows(), {"rag.embedding_model": embedder.name}, embedder.dim)
-    assert store.live_collection() == live
-    assert len(all_rows(store)) == 4
-    assert store.drop_orphans()  # the half-written version is found and dropped
-    assert store.client.list_collections() == [live]
-
-
 def test_cli_twice_second_run_embeds_nothing(tmp_path):
     docs = write_docs(tmp_path / "docs", SMALL)
     db = str(tmp_path / "cli.db")
@@ -195,47 +149,6 @@ def test_cli_search_on_empty_index_says_run_ingest(tmp_path):
     result = run_cli("-m", "retrieval", "anything", "--db", str(tmp_path / "empty.db"))
     assert result.returncode == 2 and "python -m ingest" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_second_process_on_same_lite_file_gets_clear_message(small, embedder):
-    settings, store, _ = small
-    ingest(settings, store, embedder)  # this process holds the file open
-    result = run_cli("-m", "retrieval", "vpn", "--db", settings.store_uri)
-    assert result.returncode == 2
-    assert "in use by another process" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def visible_ids(store: Store) -> set[str]:
-    return {r["id"] for r in store.rows(["id"])}
-
-
-def test_incremental_ingest_interrupted_before_publishing_is_rolled_back(
-    small, embedder, monkeypatch, tmp_path
-):
-    settings, store, docs = small
-    ingest(settings, store, embedder)
-    before = visible_ids(store)
-    (docs / "hr/leave.md").write_text("# Annual leave\n\nEvery employee gets 31 days.\n")
-    (docs / "eng/deploy.md").unlink()
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed before the version switch")
-
-    monkeypatch.setattr(store.client, "alter_collection_properties", crash)
-    with pytest.raises(RuntimeError):
-        ingest(settings, store, embedder)
-    monkeypatch.undo()
-    assert visible_ids(store) == before  # readers never saw the half-written change
-    assert len(store.physical_rows()) > len(before)  # the new rows are there, invisible
-    ingest(settings, store, embedder)
-    scratch = make_settings(tmp_path / "scratch", docs)
-    fresh = Store(scratch)
-    ingest(scratch, fresh, embedder)
-    assert visible_ids(store) == visible_ids(fresh)
-    physical = [r["id"] for r in store.physical_rows()]
-    assert len(physical) == len(set(physical))  # no duplicate chunks
-    fresh.close()
 
 
 def test_full_rebuild_after_enough_incremental_versions(small, embedder):
