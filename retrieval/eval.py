@@ -71,12 +71,18 @@ DEV_SETS: dict[str, DevSet] = {
 #: Named configurations compared side by side: settings overrides for ingest and search.
 CONFIGS: dict[str, dict[str, object]] = {
     "default": {},  # whatever the settings say (RAG_* variables, .env)
-    "baseline": {"split_mode": "hash", "search_mode": "dense"},  # the tutorial's pipeline
-    "last-round": {  # the previous default: MiniLM, heading chunks, hybrid by reciprocal rank
+    "baseline": {  # the tutorial's pipeline: split on "# ", one dense search
+        "split_mode": "hash",
+        "search_mode": "dense",
+        "language_balance": False,
+    },
+    "last-round": {  # the previous default: MiniLM, hybrid by reciprocal rank, cosine refusal
         "embedding_model": "minilm-offline",
         "fusion": "rrf",
         "lexical_weight": 1.0,
         "language_balance": False,
+        "refuse_standout": 0.0,
+        "refuse_standout_unconfirmed": 0.0,
     },
     "dense": {"search_mode": "dense"},
     "rrf": {"fusion": "rrf", "lexical_weight": 1.0},
