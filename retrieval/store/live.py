@@ -6,7 +6,7 @@ from pymilvus import MilvusClient
 
 from retrieval.settings import Settings
 from retrieval.store.connect import Location, StoreError, locate, open_client
-from retrieval.store.schema import IndexInfo, ModelMismatchError
+from retrieval.store.schema import IndexInfo, ModelMismatchError, has_full_text
 
 
 class LiveIndex:
@@ -21,6 +21,7 @@ class LiveIndex:
         self.client = client or open_client(self.location, token)
         self._loaded: str | None = None
         self._exists = False
+        self._version: str | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -55,6 +56,25 @@ class LiveIndex:
                 "`python -m ingest --rebuild`"
             )
         return info
+
+    @property
+    def server_version(self) -> str:
+        if self._version is None:
+            self._version = str(self.client.get_server_version())
+        return self._version
+
+    @property
+    def full_text(self) -> bool:
+        """Whether this Milvus runs BM25 full-text search (asked once)."""
+        return has_full_text(self.server_version)
+
+    def require_full_text(self) -> None:
+        if not self.full_text:
+            raise StoreError(
+                "hybrid search needs full-text (BM25) search, which Milvus has from 2.5 on; "
+                f"{self.location.label} runs {self.server_version}: set RAG_SEARCH_MODE=dense "
+                "or upgrade Milvus"
+            )
 
     def _ensure_loaded(self, name: str) -> None:
         # Milvus Lite starts with collections released after a restart.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, fields
 
@@ -98,9 +99,15 @@ class IndexInfo:
 
 
 def create_collection(
-    client: MilvusClient, name: str, dim: int, meta: dict[str, str], index_type: str
+    client: MilvusClient,
+    name: str,
+    dim: int,
+    meta: dict[str, str],
+    index_type: str,
+    full_text: bool = True,
 ) -> None:
-    """A new collection with the chunk fields, a BM25 function and the indexes."""
+    """A new collection with the chunk fields and indexes, and (where the server has full-text
+    search, Milvus 2.5 and later) the BM25 function over `search_text`."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
     schema.add_field("doc", DataType.VARCHAR, max_length=4096)
@@ -112,6 +119,23 @@ def create_collection(
     schema.add_field("added", DataType.INT64)
     schema.add_field("removed", DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    index = client.prepare_index_params()
+    if full_text:
+        _add_full_text(schema, index)
+    else:
+        schema.add_field("search_text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+    hnsw = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
+    index.add_index("vector", index_type=index_type, metric_type="IP", params=hnsw)
+    # a scalar index for looking up stored vectors by text hash (Milvus before 2.4: Trie only)
+    index.add_index("text_hash", index_type="INVERTED" if full_text else "Trie")
+    props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
+    client.create_collection(name, schema=schema, properties=props)
+    # sync=False: pymilvus would otherwise poll an RPC Milvus Lite lacks, 0.5 s per index.
+    client.create_index(name, index, sync=False)
+
+
+def _add_full_text(schema, index) -> None:
+    """`search_text` analysed by jieba, and a BM25 sparse vector computed from it by Milvus."""
     schema.add_field(
         "search_text",
         DataType.VARCHAR,
@@ -128,15 +152,15 @@ def create_collection(
             output_field_names=["sparse"],
         )
     )
-    index = client.prepare_index_params()
-    hnsw = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
-    index.add_index("vector", index_type=index_type, metric_type="IP", params=hnsw)
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    index.add_index("text_hash", index_type="INVERTED")
-    props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
-    client.create_collection(name, schema=schema, properties=props)
-    # sync=False: pymilvus would otherwise poll an RPC Milvus Lite lacks, 0.5 s per index.
-    client.create_index(name, index, sync=False)
+
+
+def has_full_text(server_version: str) -> bool:
+    """Milvus Lite, and Milvus 2.5 or later, run BM25 full-text search."""
+    if server_version.startswith("milvus_lite"):
+        return True
+    numbers = re.findall(r"\d+", server_version)[:2]
+    return len(numbers) == 2 and (int(numbers[0]), int(numbers[1])) >= (2, 5)
 
 
 def visible(props: dict[str, str]) -> str:

@@ -24,6 +24,7 @@ class Search(LiveIndex):
     def text_search(self, text: str, k: int, vector: list[float]) -> list[Hit]:
         """The k best passages by BM25 on `text`, in BM25 order, each scored by its cosine to
         `vector` so that every score a caller sees means the same thing."""
+        self.require_full_text()
         if not text.strip():
             return []
         return self._retrying(self._lexical, text, k, vector)
