@@ -82,10 +82,14 @@ class LiveIndex:
             self.client.load_collection(name)
             self._loaded = name
 
-    def _writable(self) -> tuple[str, int]:
+    def _loaded_live(self, missing: str) -> tuple[str, dict[str, str]]:
+        """(collection, properties) of the live version, loaded; StoreError(missing) if none."""
         live = self._live()
         if live is None:
-            raise StoreError("no index yet: a full build must come first")
-        name, props = live
-        self._ensure_loaded(name)
+            raise StoreError(missing)
+        self._ensure_loaded(live[0])
+        return live
+
+    def _writable(self) -> tuple[str, int]:
+        name, props = self._loaded_live("no index yet: a full build must come first")
         return name, int(props.get("rag.version", 0))

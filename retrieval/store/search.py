@@ -37,44 +37,33 @@ class Search(LiveIndex):
             self._loaded = None
             return search(*args)
 
-    def _searchable(self) -> tuple[str, str]:
-        live = self._live()
-        if live is None:
-            raise StoreError("the index is empty: run `python -m ingest` first")
-        name, props = live
-        self._ensure_loaded(name)
-        return name, visible(props)
+    def _query(self, data, field: str, k: int, params: dict, fields: list[str], where: str = ""):
+        """One search of the live version (only visible rows, plus `where`)."""
+        name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
+        condition = f"{visible(props)} and {where}" if where else visible(props)
+        found = self.client.search(
+            name,
+            data=[data],
+            anns_field=field,
+            limit=k,
+            filter=condition,
+            output_fields=fields,
+            search_params=params,
+        )
+        return found[0]
 
     def _dense(self, vector: list[float], k: int, lang: str) -> list[Hit]:
-        name, condition = self._searchable()
-        if lang:
-            condition = f'{condition} and lang == "{plain(lang)}"'
-        result = self.client.search(
-            name,
-            data=[vector],
-            anns_field="vector",
-            limit=k,
-            filter=condition,
-            output_fields=OUTPUT_FIELDS,
-            search_params=self._dense_params(k),
-        )
-        return [to_hit(row) for row in result[0]]
+        where = f'lang == "{plain(lang)}"' if lang else ""
+        rows = self._query(vector, "vector", k, self._dense_params(k), OUTPUT_FIELDS, where)
+        return [to_hit(row) for row in rows]
 
     def _lexical(self, text: str, k: int, vector: list[float]) -> list[Hit]:
-        name, condition = self._searchable()
-        result = self.client.search(
-            name,
-            data=[text],
-            anns_field="sparse",
-            limit=k,
-            filter=condition,
-            output_fields=[*OUTPUT_FIELDS, "vector"],
-            search_params={"metric_type": "BM25"},
-        )
+        params = {"metric_type": "BM25"}
+        rows = self._query(text, "sparse", k, params, [*OUTPUT_FIELDS, "vector"])
         return [
             # Milvus Lite reports BM25 as a negative distance, a server as a positive score
             replace(to_hit(row, cosine_to=vector), lexical_score=abs(float(row["distance"])))
-            for row in result[0]
+            for row in rows
         ]
 
     def _dense_params(self, k: int) -> dict:
