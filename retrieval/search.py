@@ -20,7 +20,7 @@ from retrieval.embeddings import (
 )
 from retrieval.rerank import Reranker, load_reranker
 from retrieval.settings import Settings
-from retrieval.store import Store
+from retrieval.store import MILVUS_ERRORS, Snapshot, Store
 from retrieval.tokens import language
 from retrieval.types import Hit
 
@@ -138,16 +138,25 @@ class Retriever:
         self.reranker = reranker or load_reranker(settings)
 
     def retrieve(self, query: str, k: int | None = None) -> Retrieval:
-        """Dense (and in hybrid mode BM25) candidates, fused by rank, reranked if configured."""
+        """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
+        search of one retrieval reads the same index version."""
         k = k or self.settings.top_k
         info = self.store.check_model(self.embedder.name, self.embedder.dim)
         vector = self.embedder.embed_queries([query])[0].tolist()
+        try:
+            return self._retrieve(query, k, vector, info)
+        except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
+            self.store.forget_loaded()
+            return self._retrieve(query, k, vector, info)
+
+    def _retrieve(self, query: str, k: int, vector: list[float], info) -> Retrieval:
+        at = self.store.snapshot()
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
-        partitions = self._dense_rankings(query, vector, pool, info)
+        partitions = self._dense_rankings(query, vector, pool, info, at)
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
         lexical: list[Hit] = []
         if self.settings.search_mode == "hybrid":
-            lexical = self.store.text_search(query, pool, vector)
+            lexical = self.store.text_search(query, pool, vector, at)
         ranked = self._fuse(partitions, lexical) if len(partitions) > 1 or lexical else dense
         candidates = ranked[: max(k, self.settings.rerank_candidates)]
         reranked = self.reranker.rerank(query, candidates)
@@ -156,16 +165,18 @@ class Retriever:
         top = standing.get(hits[0].chunk_id, min(standing.values())) if hits else 0.0
         return Retrieval(query, hits, dense, lexical, reranked is not None, top)
 
-    def _dense_rankings(self, query: str, vector: list[float], pool: int, info) -> list[list[Hit]]:
+    def _dense_rankings(
+        self, query: str, vector: list[float], pool: int, info, at: Snapshot
+    ) -> list[list[Hit]]:
         """One dense ranking, or with language balance one per language of the index (the
         query's own language first), so a question in one language still sees the best
         passages of the other."""
         languages = info.languages if info else ()
         if not self.settings.language_balance or len(languages) < 2:
-            return [self.store.dense_search(vector, pool)]
+            return [self.store.dense_search(vector, pool, at=at)]
         own = language(query)
         ordered = sorted(languages, key=lambda lang: lang != own)
-        return [self.store.dense_search(vector, pool, lang) for lang in ordered]
+        return [self.store.dense_search(vector, pool, lang, at) for lang in ordered]
 
     def _fuse(self, partitions: list[list[Hit]], lexical: list[Hit]) -> list[Hit]:
         s = self.settings

@@ -15,7 +15,7 @@ from __future__ import annotations
 from retrieval.store.catalog import DocEntry
 from retrieval.store.connect import MILVUS_ERRORS, Location, StoreError, locate
 from retrieval.store.schema import SCHEMA_VERSION, ChunkRow, IndexInfo, ModelMismatchError, meta_for
-from retrieval.store.search import Search
+from retrieval.store.search import Search, Snapshot
 from retrieval.store.versions import Versions
 
 
@@ -26,6 +26,7 @@ class Store(Versions, Search):
 __all__ = [
     "MILVUS_ERRORS",
     "SCHEMA_VERSION",
+    "Snapshot",
     "ChunkRow",
     "DocEntry",
     "IndexInfo",

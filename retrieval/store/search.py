@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from pymilvus.exceptions import MilvusException
 
@@ -13,36 +13,58 @@ from retrieval.store.schema import OUTPUT_FIELDS, visible
 from retrieval.types import Hit
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of the index, pinned: every search given it sees exactly that version."""
+
+    collection: str
+    condition: str
+
+
 class Search(LiveIndex):
     """The query side of the store."""
 
-    def dense_search(self, vector: list[float], k: int, lang: str = "") -> list[Hit]:
-        """The k passages with the highest inner product (cosine: vectors are unit length),
-        only among passages in `lang` when it is given."""
-        return self._retrying(self._dense, vector, k, lang)
+    def snapshot(self) -> Snapshot:
+        """The live version now; pass it to several searches so they agree on the version."""
+        name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
+        return Snapshot(name, visible(props))
 
-    def text_search(self, text: str, k: int, vector: list[float]) -> list[Hit]:
+    def forget_loaded(self) -> None:
+        """After a failed search: another process may have switched the alias and dropped
+        the collection we resolved; the next snapshot resolves it again."""
+        self._loaded = None
+
+    def dense_search(
+        self, vector: list[float], k: int, lang: str = "", at: Snapshot | None = None
+    ) -> list[Hit]:
+        """The k passages with the highest inner product (cosine: vectors are unit length),
+        only among passages in `lang` when it is given, in version `at` (default: live)."""
+        return self._retrying(self._dense, at, vector, k, lang)
+
+    def text_search(
+        self, text: str, k: int, vector: list[float], at: Snapshot | None = None
+    ) -> list[Hit]:
         """The k best passages by BM25 on `text`, in BM25 order, each scored by its cosine to
         `vector` so that every score a caller sees means the same thing."""
         self.require_full_text()
         if not text.strip():
             return []
-        return self._retrying(self._lexical, text, k, vector)
+        return self._retrying(self._lexical, at, text, k, vector)
 
-    def _retrying(self, search, *args) -> list[Hit]:
+    def _retrying(self, search, at: Snapshot | None, *args) -> list[Hit]:
+        if at is not None:
+            return search(at, *args)  # pinned: the caller retries the whole retrieval
         try:
-            return search(*args)
+            return search(self.snapshot(), *args)
         except MilvusException:
-            # Another process may have switched the alias and dropped the version we resolved.
-            self._loaded = None
-            return search(*args)
+            self.forget_loaded()
+            return search(self.snapshot(), *args)
 
-    def _query(self, data, field: str, k: int, params: dict, fields: list[str], where: str = ""):
-        """One search of the live version (only visible rows, plus `where`)."""
-        name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
-        condition = f"{visible(props)} and {where}" if where else visible(props)
+    def _query(self, at: Snapshot, data, field: str, k: int, params: dict, fields, where=""):
+        """One search of a pinned version (only its visible rows, plus `where`)."""
+        condition = f"{at.condition} and {where}" if where else at.condition
         found = self.client.search(
-            name,
+            at.collection,
             data=[data],
             anns_field=field,
             limit=k,
@@ -52,14 +74,14 @@ class Search(LiveIndex):
         )
         return found[0]
 
-    def _dense(self, vector: list[float], k: int, lang: str) -> list[Hit]:
+    def _dense(self, at: Snapshot, vector: list[float], k: int, lang: str) -> list[Hit]:
         where = f'lang == "{plain(lang)}"' if lang else ""
-        rows = self._query(vector, "vector", k, self._dense_params(k), OUTPUT_FIELDS, where)
+        rows = self._query(at, vector, "vector", k, self._dense_params(k), OUTPUT_FIELDS, where)
         return [to_hit(row) for row in rows]
 
-    def _lexical(self, text: str, k: int, vector: list[float]) -> list[Hit]:
+    def _lexical(self, at: Snapshot, text: str, k: int, vector: list[float]) -> list[Hit]:
         params = {"metric_type": "BM25"}
-        rows = self._query(text, "sparse", k, params, [*OUTPUT_FIELDS, "vector"])
+        rows = self._query(at, text, "sparse", k, params, [*OUTPUT_FIELDS, "vector"])
         return [
             # Milvus Lite reports BM25 as a negative distance, a server as a positive score
             replace(to_hit(row, cosine_to=vector), lexical_score=abs(float(row["distance"])))
