@@ -83,7 +83,8 @@ def index_status(back) -> None:
         return
     st.caption(
         f"**{info.docs}** documents · **{info.chunks}** chunks  \n"
-        f"Embedding model: `{info.embedding_model}`  \nLast ingest: {info.ingested_at}"
+        f"Embedding model: `{info.embedding_model}`  \nLast ingest: {info.ingested_at}  \n"
+        f"Index: `{back.retriever.store.location.label}`"
     )
 
 
