@@ -1,102 +1,26 @@
-"""The store against a real Milvus standalone server (the `milvus` 2.3.5 package, started
-here with authorization on): ingest, incremental re-ingest, search, RAG_STORE_TOKEN, and the
-capability switch (2.3 has no full-text search: dense works, hybrid is refused in one line)."""
+"""A real Milvus standalone server, reachable on loopback only: the cases in
+store_server_cases.py run in a fresh network namespace whose one interface is `lo` (Milvus
+2.3.5 listens on all interfaces and has no option to bind one)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
-from ingest.pipeline import ingest
-from retrieval.search import Retriever
-from retrieval.store import Store, StoreError
-from tests.conftest import SMALL, free_port, make_settings, write_docs
-
-MILVUS_SERVER = Path(sys.executable).with_name("milvus-server")
-TOKEN = "root:Milvus"  # the server's default root user, with authorization enabled
+CASES = Path(__file__).with_name("store_server_cases.py")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("milvus-server")
-    port = free_port()
-    command = [str(MILVUS_SERVER), "--data", str(data), "--proxy-port", str(port)]
-    command += ["--authorization-enabled", "true"]
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(uri, process, data / "server.log")
-        yield uri
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # the wrapper and the milvus binary it runs
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-
-
-def wait_until_up(uri: str, process: subprocess.Popen, log: Path) -> None:
-    from pymilvus import MilvusClient
-
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            MilvusClient(uri=uri, token=TOKEN, timeout=2).close()
-            return
-        except Exception:  # noqa: BLE001 - any failure means "not up yet" while it starts
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text()[-2000:]
-                raise RuntimeError(f"milvus-server did not start: {tail}") from None
-            time.sleep(1)
-
-
-def server_settings(tmp_path, uri, **extra):
-    values = {"store_uri": uri, "store_token": TOKEN, "search_mode": "dense", **extra}
-    return make_settings(tmp_path, tmp_path / "docs", **values)
-
-
-def test_ingest_search_and_incremental_reingest_on_a_real_server(tmp_path, server, embedder):
-    docs = write_docs(tmp_path / "docs", SMALL)
-    settings = server_settings(tmp_path, server, collection="docs_a")
-    store = Store(settings)
-    assert not store.full_text and store.server_version.startswith("v2.3")
-    report = ingest(settings, store, embedder)
-    assert report.docs_added == 4 and store.info().chunks == 4
-    retriever = Retriever(settings, store, embedder)
-    assert retriever.search("how long is a VPN password valid", 1)[0].doc == "it/vpn.md"
-    (docs / "it" / "vpn.md").write_text("# VPN\n\nVPN passwords now expire every 30 days.\n")
-    (docs / "office" / "lunch.md").unlink()
-    again = ingest(settings, store, embedder)
-    assert (again.docs_updated, again.docs_removed, again.chunks_embedded) == (1, 1, 1)
-    hit = retriever.search("how long is a VPN password valid", 1)[0]
-    assert "30 days" in hit.text and store.info().chunks == 3
-    assert "lunch" not in " ".join(h.doc for h in retriever.search("canteen lunch", 3))
-    store.close()
-
-
-def test_hybrid_is_refused_naming_the_version_it_needs(tmp_path, server, embedder):
-    write_docs(tmp_path / "docs", SMALL)
-    settings = server_settings(tmp_path, server, collection="docs_b")
-    store = Store(settings)
-    ingest(settings, store, embedder)  # dense schema: no BM25 field on this server
-    hybrid = Retriever(settings.updated(search_mode="hybrid"), store, embedder)
-    with pytest.raises(
-        StoreError, match=r"Milvus has from 2\.5 on.*v2\.3\.5.*RAG_SEARCH_MODE=dense"
-    ):
-        hybrid.search("vpn", 1)
-    store.close()
-
-
-def test_wrong_token_is_a_clear_error(tmp_path, server):
-    settings = server_settings(tmp_path, server, store_token="root:wrong-password")
-    with pytest.raises(StoreError, match="cannot connect to Milvus") as failure:
-        Store(settings).info()
-    assert "wrong-password" not in str(failure.value)
+def test_store_against_a_real_milvus_server_on_loopback_only():
+    inner = f"ip link set lo up && {sys.executable} -m pytest -q -p no:cacheprovider {CASES}"
+    probe = "ip -o link show | grep -vc ': lo:'"
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"{probe}; {inner}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    other_interfaces, _, report = done.stdout.partition("\n")
+    assert other_interfaces.strip() == "0", done.stdout  # nothing but loopback in there
+    assert done.returncode == 0, report[-3000:] + done.stderr[-2000:]
+    assert "3 passed" in report
