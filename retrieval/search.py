@@ -101,14 +101,17 @@ def dense_standing(partitions: Sequence[Sequence[Hit]]) -> dict[str, float]:
 
 
 def fuse_standardised(
-    partitions: Sequence[Sequence[Hit]], lexical: Sequence[Hit], lexical_weight: float
+    partitions: Sequence[Sequence[Hit]],
+    lexical: Sequence[Hit],
+    lexical_weight: float,
+    standing: dict[str, float] | None = None,
 ) -> list[Hit]:
     """Fusion by standardised scores: the dense lists (one per language, each centred on its
     usual match) and the BM25 list are each turned into z-scores, so a passage counts by how
     far it stands out, and its score is its dense z plus `lexical_weight` times its BM25 z (a
     list that missed a passage gives it that list's lowest z)."""
     hits = {h.chunk_id: h for ranking in partitions for h in ranking}
-    dense_z = dense_standing(partitions)
+    dense_z = dense_standing(partitions) if standing is None else standing
     lexical_scores = [h.lexical_score or 0.0 for h in lexical]
     lexical_z = dict(zip([h.chunk_id for h in lexical], standardised(lexical_scores), strict=True))
     for hit in lexical:
@@ -157,12 +160,13 @@ class Retriever:
         lexical: list[Hit] = []
         if self.settings.search_mode == "hybrid":
             lexical = self.store.text_search(query, pool, vector, at)
-        ranked = self._fuse(partitions, lexical) if len(partitions) > 1 or lexical else dense
+        standing = dense_standing(partitions)  # for the fusion and for the refusal rule
+        fused = len(partitions) > 1 or lexical
+        ranked = self._fuse(partitions, lexical, standing) if fused else dense
         candidates = ranked[: max(k, self.settings.rerank_candidates)]
         reranked = self.reranker.rerank(query, candidates)
         hits = (reranked if reranked is not None else candidates)[:k]
-        standing = dense_standing(partitions)
-        top = standing.get(hits[0].chunk_id, min(standing.values())) if hits else 0.0
+        top = standing.get(hits[0].chunk_id, min(standing.values(), default=0.0)) if hits else 0.0
         return Retrieval(query, hits, dense, lexical, reranked is not None, top)
 
     def _dense_rankings(
@@ -178,10 +182,12 @@ class Retriever:
         ordered = sorted(languages, key=lambda lang: lang != own)
         return [self.store.dense_search(vector, pool, lang, at) for lang in ordered]
 
-    def _fuse(self, partitions: list[list[Hit]], lexical: list[Hit]) -> list[Hit]:
+    def _fuse(
+        self, partitions: list[list[Hit]], lexical: list[Hit], standing: dict[str, float]
+    ) -> list[Hit]:
         s = self.settings
         if s.fusion == "zscore":
-            return fuse_standardised(partitions, lexical, s.lexical_weight)
+            return fuse_standardised(partitions, lexical, s.lexical_weight, standing)
         weights = [1.0] + [s.other_language_weight] * (len(partitions) - 1)
         rankings = [*partitions, lexical] if lexical else partitions
         return fuse(rankings, s.rrf_k, weights + ([s.lexical_weight] if lexical else []))
