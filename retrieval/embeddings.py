@@ -11,7 +11,6 @@ endpoint (Ollama, vLLM, text-embeddings-inference, OpenAI).
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -22,8 +21,6 @@ import numpy as np
 
 from retrieval.errors import UserError
 from retrieval.settings import Settings
-
-log = logging.getLogger(__name__)
 
 MILVUS_DEFAULT = "milvus-default"
 MINILM_OFFLINE = "minilm-offline"
@@ -105,22 +102,24 @@ class E5Offline(Embedder):
         self.info = ModelInfo(E5_OFFLINE, int(self._model.dim), 512, "query: ", "passage: ")
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._model.passage, texts)
+        return in_batches(self._model.passage, texts, self.batch_size, self.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._model.query, texts)
+        return in_batches(self._model.query, texts, self.batch_size, self.dim)
 
-    def _run(self, encode, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            part = list(texts[start : start + self.batch_size])
-            out[start : start + len(part)] = np.asarray(encode(part), dtype=np.float32)
-        return out
+
+def in_batches(encode, texts: Sequence[str], batch_size: int, dim: int) -> np.ndarray:
+    """`encode` called on slices of `batch_size` texts; its rows stacked in input order."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        part = list(texts[start : start + batch_size])
+        out[start : start + len(part)] = np.asarray(encode(part), dtype=np.float32)
+    return out
 
 
 def load_e5(batch_size: int = 16) -> E5Offline:
     """The multilingual offline model (Chinese and English, and across the two)."""
-    return E5Offline(max(batch_size, 1))
+    return E5Offline(batch_size)
 
 
 class OnnxEncoder(PrefixedEmbedder):
@@ -286,12 +285,7 @@ class OpenAIEmbedder(PrefixedEmbedder):
         self.info = ModelInfo(f"{OPENAI_COMPATIBLE}:{model}", dim, 0, query, passage)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            out[start : start + self.batch_size] = self._request(
-                texts[start : start + self.batch_size]
-            )
-        return out
+        return in_batches(self._request, texts, self.batch_size, self.dim)
 
     def _request(self, texts: list[str]) -> np.ndarray:
         try:

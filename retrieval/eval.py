@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -173,13 +173,6 @@ class Scored:
     refused: bool
     cross: bool = False  # asked in another language than the gold doc's
     signals: Signals | None = None
-
-
-@dataclass
-class SetResult:
-    """Figures of one configuration on one dev set: all questions, then per group."""
-
-    groups: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def summarise(results: Sequence[Scored], k: int) -> dict[str, float]:

@@ -86,6 +86,25 @@ def all_rows(store) -> list[dict]:
     return list(store.rows(["id", "doc", "text"]))
 
 
+def start_http_server(command: list[str], ready_url: str, timeout_s: float) -> subprocess.Popen:
+    """Start a server process and wait until `ready_url` answers; on failure, kill it and
+    raise with the tail of its stderr."""
+    import time
+    import urllib.request
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(ready_url, timeout=1).close()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(process.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.2)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket

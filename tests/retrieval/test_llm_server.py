@@ -9,15 +9,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from retrieval.answer import Answer, answer_question
 from retrieval.llm import Delta, LLMError, Message, open_chat
-from tests.conftest import free_port
+from tests.conftest import free_port, start_http_server
 
 
 def gguf() -> Path:
@@ -30,18 +28,8 @@ def start_server() -> tuple[str, subprocess.Popen]:
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf())]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1).close()
-            return url, process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(process.stderr.read().decode()[-2000:]) from None
-            time.sleep(0.3)
+    return url, start_http_server(command, f"{url}/models", timeout_s=60)
 
 
 @pytest.fixture(scope="module")
