@@ -20,7 +20,7 @@ from retrieval.embeddings import (
 )
 from retrieval.rerank import Reranker, load_reranker
 from retrieval.settings import Settings
-from retrieval.store import MILVUS_ERRORS, Snapshot, Store
+from retrieval.store import MILVUS_ERRORS, Snapshot, Store, same_model
 from retrieval.tokens import language
 from retrieval.types import Hit
 
@@ -144,16 +144,16 @@ class Retriever:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
         search of one retrieval reads the same index version."""
         k = k or self.settings.top_k
-        info = self.store.check_model(self.embedder.name, self.embedder.dim)
         vector = self.embedder.embed_queries([query])[0].tolist()
         try:
-            return self._retrieve(query, k, vector, info)
+            return self._retrieve(query, k, vector)
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
-            return self._retrieve(query, k, vector, info)
+            return self._retrieve(query, k, vector)
 
-    def _retrieve(self, query: str, k: int, vector: list[float], info) -> Retrieval:
-        at = self.store.snapshot()
+    def _retrieve(self, query: str, k: int, vector: list[float]) -> Retrieval:
+        at = self.store.snapshot()  # one round trip: the version, its facts, its model
+        info = same_model(at.info, self.embedder.name, self.embedder.dim)
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
         partitions = self._dense_rankings(query, vector, pool, info, at)
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from retrieval.store.catalog import DocEntry
 from retrieval.store.connect import MILVUS_ERRORS, Location, StoreError, locate
+from retrieval.store.live import same_model
 from retrieval.store.schema import SCHEMA_VERSION, ChunkRow, IndexInfo, ModelMismatchError, meta_for
 from retrieval.store.search import Search, Snapshot
 from retrieval.store.versions import Versions
@@ -36,4 +37,5 @@ __all__ = [
     "StoreError",
     "locate",
     "meta_for",
+    "same_model",
 ]

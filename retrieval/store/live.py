@@ -47,15 +47,7 @@ class LiveIndex:
 
     def check_model(self, model_name: str, dim: int) -> IndexInfo | None:
         """Raise ModelMismatchError if the live index was built by another model."""
-        info = self.info()
-        if info and (info.embedding_model != model_name or info.dim != dim):
-            raise ModelMismatchError(
-                f"the index was built with embedding model {info.embedding_model} "
-                f"({info.dim}-d) but {model_name} ({dim}-d) is configured; set "
-                f"RAG_EMBEDDING_MODEL={info.embedding_model} or rebuild with "
-                "`python -m ingest --rebuild`"
-            )
-        return info
+        return same_model(self.info(), model_name, dim)
 
     @property
     def server_version(self) -> str:
@@ -93,3 +85,15 @@ class LiveIndex:
     def _writable(self) -> tuple[str, int]:
         name, props = self._loaded_live("no index yet: a full build must come first")
         return name, int(props.get("rag.version", 0))
+
+
+def same_model(info: IndexInfo | None, model_name: str, dim: int) -> IndexInfo | None:
+    """`info`, after checking the index was built by this model (ModelMismatchError if not)."""
+    if info and (info.embedding_model != model_name or info.dim != dim):
+        raise ModelMismatchError(
+            f"the index was built with embedding model {info.embedding_model} "
+            f"({info.dim}-d) but {model_name} ({dim}-d) is configured; set "
+            f"RAG_EMBEDDING_MODEL={info.embedding_model} or rebuild with "
+            "`python -m ingest --rebuild`"
+        )
+    return info

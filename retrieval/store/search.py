@@ -9,7 +9,7 @@ from pymilvus.exceptions import MilvusException
 
 from retrieval.store.connect import StoreError
 from retrieval.store.live import LiveIndex
-from retrieval.store.schema import OUTPUT_FIELDS, visible
+from retrieval.store.schema import OUTPUT_FIELDS, IndexInfo, visible
 from retrieval.types import Hit
 
 
@@ -19,6 +19,7 @@ class Snapshot:
 
     collection: str
     condition: str
+    info: IndexInfo
 
 
 class Search(LiveIndex):
@@ -27,7 +28,7 @@ class Search(LiveIndex):
     def snapshot(self) -> Snapshot:
         """The live version now; pass it to several searches so they agree on the version."""
         name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
-        return Snapshot(name, visible(props))
+        return Snapshot(name, visible(props), IndexInfo.from_properties(name, props))
 
     def forget_loaded(self) -> None:
         """After a failed search: another process may have switched the alias and dropped
