@@ -6,16 +6,19 @@ hand, connected to the same index through the local server, so staff keep chatti
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
+from retrieval.chats import ChatStore, ChatStoreError
 from retrieval.jobs import run_ingest_job
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
 from retrieval.store import IndexInfo, Store, local_server
 from retrieval.types import IngestReport
+from retrieval.users import LoginThrottle, SessionTokens, UsersFile, load_users
 
 
 @dataclass
@@ -49,3 +52,58 @@ def reingest(
 ) -> IngestReport:
     """Run the ingest job against the served index; returns its report."""
     return run_ingest_job(settings.docs_dir, back.uri, on_progress=on_progress)
+
+
+def users(settings: Settings) -> UsersFile:
+    """The users file, re-read when it changes (a removed user is signed out on their next
+    click; a bad line is reported on the sign-in page)."""
+    path = settings.users_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _users(str(path), stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _users(path: str, _stamp: int) -> UsersFile:
+    from pathlib import Path
+
+    return load_users(Path(path))
+
+
+@st.cache_resource(show_spinner=False)
+def throttle(_settings: Settings) -> LoginThrottle:
+    """One throttle per process, shared by every session (per user and per address)."""
+    return LoginThrottle(_settings.login_max_failures, _settings.login_pause_s)
+
+
+def session_tokens(settings: Settings) -> SessionTokens:
+    return SessionTokens(settings.session_key_path(), settings.session_days * 86_400)
+
+
+def chat_store(settings: Settings) -> ChatStore | None:
+    """The conversations file, or None with the reason in session state (the chat still
+    answers, unsaved)."""
+    try:
+        store = _chat_store(str(settings.chat_db_path()))
+    except ChatStoreError as exc:
+        st.session_state.history_error = str(exc)
+        return None
+    st.session_state.pop("history_error", None)
+    return store
+
+
+@st.cache_resource(show_spinner=False)
+def _chat_store(path: str) -> ChatStore:
+    from pathlib import Path
+
+    return ChatStore(Path(path))
+
+
+def admin_password_ok(settings: Settings, password: str) -> bool:
+    """The old admin password (constant-time compare); no password set means no admin."""
+    if settings.admin_password is None:
+        return False
+    expected = settings.admin_password.get_secret_value()
+    return hmac.compare_digest(password.encode(), expected.encode())

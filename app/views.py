@@ -2,67 +2,124 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from contextlib import closing
 
 import streamlit as st
 
-from retrieval.answer import Answer, Source
+from app.i18n import t
+from retrieval.answer import Answer, Found, Source
 from retrieval.llm import Delta
+from retrieval.store import Section
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$:|])")
+LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.MULTILINE)
+
+
+def plain(text: str) -> str:
+    """User-typed text (a question, a comment, a title) shown as typed: markdown, HTML,
+    links, colour and icon directives all escaped."""
+    escaped = MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 def source_label(source: Source) -> str:
     heading = source.heading or "(top of document)"
-    return f"[{source.n}] {source.doc} › {heading} · score {source.score:.2f}"
+    return f"[{source.n}] {source.doc} › {heading} · {t('relevance')} {source.relevance:.2f}"
 
 
-def render_sources(sources: list[Source]) -> None:
-    """Numbered like the citations; each expands to the passage (markdown, HTML not rendered)."""
+def render_sources(sources: list[Source], on_open: Callable[[Source], None], key: str) -> None:
+    """Numbered like the citations; each expands to its passage and opens its section."""
     if not sources:
         return
-    st.caption("Sources")
+    st.caption(t("sources"))
     for source in sources:
-        with st.expander(source_label(source), expanded=False):
+        with st.expander(plain(source_label(source)), expanded=False):
+            st.markdown(source.text)
+            if st.button(
+                t("open_section"), key=f"{key}-open-{source.n}", icon=":material/article:"
+            ):
+                on_open(source)
+
+
+def render_passages(answer: Answer) -> None:
+    """Retrieval-only: each passage its own block, titled and numbered like the sources."""
+    for notice in answer.notices:
+        st.caption(f":material/info: {notice}")
+    for source in answer.sources:
+        with st.container(border=True):
+            st.markdown(f"**{plain(source_label(source))}**")
             st.markdown(source.text)
 
 
 def render_reasoning(text: str) -> None:
     if text:
-        with st.expander("Reasoning", expanded=False):
+        with st.expander(t("reasoning"), expanded=False):
             st.markdown(text)
 
 
 def render_answer(answer: Answer) -> None:
-    """A finished answer: reasoning (collapsed), answer, problems, sources."""
+    """A finished answer: reasoning (collapsed), answer or passage blocks, problems."""
     render_reasoning(answer.reasoning)
-    if answer.answer:
+    if answer.status == "retrieval_only":
+        render_passages(answer)
+    elif answer.answer:
         st.markdown(answer.answer)
     if answer.error:
         st.error(friendly(answer.error), icon=":material/error:")
-    for notice in answer.notices:
-        if notice not in answer.answer:
-            st.caption(f":material/info: {notice}")
-    render_sources(answer.sources)
+    if answer.status != "retrieval_only":
+        for notice in answer.notices:
+            if notice not in answer.answer:
+                st.caption(f":material/info: {notice}")
 
 
-def stream_answer(events: Iterable[Delta | Answer]) -> Answer:
-    """Show reasoning and answer as they stream, then redraw the finished answer."""
-    reasoning_slot = st.empty()
-    answer_slot = st.empty()
-    reasoning, text = "", ""
-    for event in events:
-        if isinstance(event, Answer):
-            reasoning_slot.empty()
-            answer_slot.empty()
-            render_answer(event)
-            return event
-        if event.kind == "reasoning":
-            reasoning += event.text
-            with reasoning_slot.container(), st.expander("Reasoning…", expanded=False):
-                st.markdown(reasoning)
-        else:
-            text += event.text
-            answer_slot.markdown(text + " ▌")
+def render_timing(answer: Answer) -> None:
+    if not answer.timings.total_ms:
+        return
+    timing = answer.timings
+    st.caption(
+        t(
+            "timing",
+            model=answer.model or t("no_model_label"),
+            retrieval=f"{timing.retrieval_ms:,.0f}",
+            first=f"{timing.first_token_ms:,.0f}" if timing.first_token_ms else "–",
+            total=f"{timing.total_ms:,.0f}",
+        )
+    )
+
+
+def stream_answer(events: Iterable[Found | Delta | Answer], progress: dict) -> Answer:
+    """Show reasoning and answer as they stream, keeping the partial answer in `progress`
+    (the page keeps it if the user stops), then redraw the finished answer."""
+    reasoning_slot, answer_slot = st.empty(), st.empty()
+    with closing(iter(events)) as stream:  # a stop closes the model's stream at once
+        for event in stream:
+            if isinstance(event, Answer):
+                reasoning_slot.empty()
+                answer_slot.empty()
+                render_answer(event)
+                return event
+            if isinstance(event, Found):
+                progress.update(sources=event.sources, query=event.query)
+                continue
+            progress[event.kind] = progress.get(event.kind, "") + event.text
+            if event.kind == "reasoning":
+                with reasoning_slot.container(), st.expander(f"{t('reasoning')}…"):
+                    st.markdown(progress["reasoning"])
+            else:
+                answer_slot.markdown(progress["answer"] + " ▌")
     raise RuntimeError("the answer ended without a result")
+
+
+def render_section(section: Section, cited: str) -> None:
+    """A source's whole section in reading order, the cited passage highlighted."""
+    st.caption(t("ingested", at=section.ingested_at or "?"))
+    for passage in section.passages:
+        if passage.text == cited:
+            st.info(passage.text, icon=":material/format_quote:")
+        else:
+            st.markdown(passage.text)
 
 
 def friendly(message: str) -> str:

@@ -7,17 +7,25 @@ No Streamlit here: the app and the command line both consume this generator.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
-from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, REWRITE_SYSTEM_PROMPT, fence
+from prompts.templates import (
+    CANNOT_ANSWER,
+    CANNOT_ANSWER_ZH,
+    REWRITE_SYSTEM_PROMPT,
+    cannot_answer,
+    fence,
+    no_model_notice,
+)
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
 from retrieval.refusal import should_refuse
 from retrieval.search import Retriever
 from retrieval.settings import Settings
-from retrieval.tokens import estimate_tokens
+from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Hit
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -44,15 +52,34 @@ class Source:
     n: int
     doc: str
     heading: str
-    score: float
+    relevance: float  # 0..1 in rank order (see retrieval.search.relevance)
     text: str
     cited: bool = False
 
     def as_dict(self) -> dict[str, object]:
-        return {"n": self.n, "doc": self.doc, "heading": self.heading, "score": self.score}
+        return {"n": self.n, "doc": self.doc, "heading": self.heading,
+                "relevance": round(self.relevance, 4)}  # fmt: skip
 
 
-Status = Literal["answered", "refused", "retrieval_only", "error"]
+@dataclass(frozen=True)
+class Found:
+    """The passages an answer is about to be written from (yielded before the model streams,
+    so a page can keep them with a partial answer the user stops)."""
+
+    sources: list[Source]
+    query: str
+
+
+Status = Literal["answered", "refused", "retrieval_only", "error", "stopped"]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where an answer's time went, in milliseconds (0: that step did not happen)."""
+
+    retrieval_ms: float = 0.0
+    first_token_ms: float = 0.0
+    total_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,7 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     invalid_citations: list[int] = field(default_factory=list)
     error: str = ""
+    timings: Timings = field(default_factory=Timings)
 
     @property
     def cannot_answer(self) -> bool:
@@ -82,6 +110,22 @@ class Answer:
             "sources": [s.as_dict() for s in self.sources],
             "model": self.model,
         }
+
+    def to_record(self) -> dict:
+        """Everything, for storing the answer as it was shown."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> Answer:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in record.items() if k in known}
+        values["sources"] = [Source(**s) for s in values.get("sources", [])]
+        values["timings"] = Timings(**values.get("timings", {}))
+        return cls(**values)
+
+    def stopped(self) -> Answer:
+        """This answer as far as it got when the user pressed stop."""
+        return replace(self, status="stopped", notices=[*self.notices, "Stopped."])
 
 
 def clean_question(text: str) -> str:
@@ -121,7 +165,7 @@ def standalone_query(
 
 
 def number_sources(hits: Sequence[Hit]) -> list[Source]:
-    return [Source(i, h.doc, h.heading, h.score, h.text) for i, h in enumerate(hits, 1)]
+    return [Source(i, h.doc, h.heading, h.relevance, h.text) for i, h in enumerate(hits, 1)]
 
 
 def build_messages(
@@ -135,7 +179,8 @@ def build_messages(
         for s in sources
     ]
     user = settings.user_template.format(context="\n\n".join(passages), question=fence(question))
-    messages = [Message("system", settings.system_prompt.format(cannot_answer=CANNOT_ANSWER))]
+    rule = settings.system_prompt.format(cannot_answer=cannot_answer(language(question)))
+    messages = [Message("system", rule)]
     for turn in history[-4:]:
         messages += [Message("user", turn.question), Message("assistant", turn.answer)]
     return messages + [Message("user", user)]
@@ -173,10 +218,12 @@ def check_citations(text: str, sources: Sequence[Source]) -> tuple[str, list[Sou
     return flagged, marked, invalid
 
 
-def retrieval_only(hits: Sequence[Hit], query: str) -> Answer:
-    """The answer when no model is configured: the top passages, with their sources."""
+def retrieval_only(hits: Sequence[Hit], query: str, lang: str = "en") -> Answer:
+    """The answer when no model is configured: the top passages, with their sources (a page
+    shows each source as a block; this text is for terminals and API clients)."""
     sources = number_sources(hits)
-    lines = [NO_MODEL_NOTICE, ""]
+    notice = no_model_notice(lang)
+    lines = [notice, ""]
     for s in sources:
         snippet = " ".join(s.text.split())[:300]
         lines.append(f"[{s.n}] **{s.doc}** › {s.heading or '(top)'}: {snippet}")
@@ -184,7 +231,7 @@ def retrieval_only(hits: Sequence[Hit], query: str) -> Answer:
         "\n".join(lines),
         sources=sources,
         query=query,
-        notices=[NO_MODEL_NOTICE],
+        notices=[notice],
         status="retrieval_only",
     )
 
@@ -196,23 +243,47 @@ def answer_question(
     chat: ChatClient | None,
     settings: Settings,
     k: int | None = None,
-) -> Iterator[Delta | Answer]:
-    """Stream the answer to a question; the last item is always an `Answer`."""
+) -> Iterator[Found | Delta | Answer]:
+    """Stream the answer to a question: `Found` once the passages are chosen (when a model
+    will write the answer), its `Delta`s, and always last one `Answer`."""
+    started = time.perf_counter()
     question = clean_question(question)
     if refusal := _refuse(question, settings):
         yield Answer("", status="error", error=refusal)
         return
-    model = chat.name if chat else ""
+    model, lang = (chat.name if chat else ""), language(question)
     query = standalone_query(question, history, chat, settings)
     found = retriever.retrieve(query, k or settings.top_k)
-    hits = found.hits
+    clock = Clock(started, retrieved=time.perf_counter())
     if should_refuse(found, settings):
-        yield Answer(CANNOT_ANSWER, model=model, query=query, status="refused")
+        refused = Answer(cannot_answer(lang), model=model, query=query, status="refused")
+        yield clock.stamp(refused)
         return
     if chat is None:
-        yield retrieval_only(hits, query)
+        yield clock.stamp(retrieval_only(found.hits, query, lang))
         return
-    yield from _generate(question, history, number_sources(hits), chat, settings, query)
+    sources = number_sources(found.hits)
+    yield Found(sources, query)
+    for event in _generate(question, history, sources, chat, settings, query):
+        yield clock.stamp(event) if isinstance(event, Answer) else clock.saw(event)
+
+
+@dataclass
+class Clock:
+    """Times one answer: retrieval, first streamed token, total."""
+
+    started: float
+    retrieved: float
+    first: float = 0.0
+
+    def saw(self, delta: Delta) -> Delta:
+        self.first = self.first or time.perf_counter()
+        return delta
+
+    def stamp(self, answer: Answer) -> Answer:
+        ms = lambda t: round((t - self.started) * 1000, 1) if t else 0.0  # noqa: E731
+        timings = Timings(ms(self.retrieved), ms(self.first), ms(time.perf_counter()))
+        return replace(answer, timings=timings)
 
 
 def _refuse(question: str, settings: Settings) -> str:
@@ -267,7 +338,7 @@ def _generate(
         marked,
         chat.name,
         query,
-        status="refused" if text.strip() == CANNOT_ANSWER else "answered",
+        status="refused" if text.strip() in (CANNOT_ANSWER, CANNOT_ANSWER_ZH) else "answered",
         notices=notices,
         invalid_citations=invalid,
     )

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from retrieval.answer import Answer, answer_question
+from retrieval.answer import Answer, Found, answer_question
 from retrieval.cli import fail_cleanly
 from retrieval.llm import LLMError, open_chat
 from retrieval.search import Retriever
@@ -54,7 +54,7 @@ def _run(events, args) -> tuple[Answer, bool]:
             if last:
                 sys.stdout.write("\n")
             return event, last is not None
-        if args.json:
+        if args.json or isinstance(event, Found):
             continue
         if event.kind == "reasoning":
             sys.stdout.write(f"{DIM}{event.text}{RESET}" if color else event.text)
@@ -80,7 +80,7 @@ def _print_footer(final: Answer, streamed: bool) -> None:
         print("\nSources:")
     for s in final.sources:
         mark = "*" if s.cited else " "
-        print(f" {mark}[{s.n}] {s.doc} › {s.heading or '(top)'}  (score {s.score:.3f})")
+        print(f" {mark}[{s.n}] {s.doc} › {s.heading or '(top)'}  (relevance {s.relevance:.2f})")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ searches agree on it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
@@ -65,7 +66,22 @@ def fuse(
             scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
             first.setdefault(key, hit)
     order = sorted(scores, key=lambda key: -scores[key])  # sorted() is stable
-    return [first[key] for key in order]
+    best = sum(weights or [1.0] * len(rankings)) / (rrf_k + 1)  # first in every list
+    return [replace(first[key], relevance=min(1.0, scores[key] / best)) for key in order]
+
+
+def relevance(standing: float) -> float:
+    """A fused (or dense) z-score as the 0..1 figure users see: 0.5 where the refusal rule's
+    default line is (z 1.75), near 0 for a typical candidate, near 1 for a clear winner; the
+    same meaning in the sources, the passage blocks, the feedback page and the API."""
+    return 1.0 / (1.0 + math.exp(-(standing - 1.75)))
+
+
+def rerank_relevance(score: float | None) -> float:
+    """A reranker's score as relevance: cross-encoders and the LLM reranker score in 0..1
+    already; a raw logit goes through the logistic function."""
+    value = score or 0.0
+    return value if 0.0 <= value <= 1.0 else 1.0 / (1.0 + math.exp(-value))
 
 
 def _by_score(hit: Hit) -> float:
@@ -122,7 +138,8 @@ def fuse_standardised(
         key: dense_z.get(key, dense_floor) + lexical_weight * lexical_z.get(key, lexical_floor)
         for key in hits
     }
-    return sorted(hits.values(), key=lambda h: -combined[h.chunk_id])
+    ranked = sorted(hits.values(), key=lambda h: -combined[h.chunk_id])
+    return [replace(h, relevance=relevance(combined[h.chunk_id])) for h in ranked]
 
 
 class Retriever:
@@ -162,9 +179,14 @@ class Retriever:
             lexical = self.store.text_search(query, pool, vector, at)
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule
         fused = len(partitions) > 1 or lexical
-        ranked = self._fuse(partitions, lexical, standing) if fused else dense
+        if fused:
+            ranked = self._fuse(partitions, lexical, standing)
+        else:
+            ranked = [replace(h, relevance=relevance(standing.get(h.chunk_id, 0.0))) for h in dense]
         candidates = ranked[: max(k, self.settings.rerank_candidates)]
         reranked = self.reranker.rerank(query, candidates)
+        if reranked is not None:
+            reranked = [replace(h, relevance=rerank_relevance(h.rerank_score)) for h in reranked]
         hits = (reranked if reranked is not None else candidates)[:k]
         top = standing.get(hits[0].chunk_id, min(standing.values(), default=0.0)) if hits else 0.0
         return Retrieval(query, hits, dense, lexical, reranked is not None, top)

@@ -258,6 +258,32 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         None, description="If set, the sidebar's re-ingest action asks for it."
     )
+    auth: Literal["auto", "none", "local", "oidc"] = Field(
+        "auto",
+        description="Who is asking: 'none' (one local user, for a laptop), 'local' (the users "
+        "file, or the shared RAG_APP_PASSWORD as the one user 'staff'), 'oidc' (single sign-on "
+        "through Streamlit's st.login, configured in .streamlit/secrets.toml), or 'auto': "
+        "'local' when a users file or RAG_APP_PASSWORD exists, else 'none'.",
+    )
+    users_file: Path | None = Field(
+        None, description="The local users file (JSON lines); default: beside the index."
+    )
+    chat_db: Path | None = Field(
+        None, description="SQLite file of conversations and feedback; default: beside the index."
+    )
+    session_days: float = Field(
+        14, gt=0, description="How long a local sign-in lasts in a browser (a signed cookie)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per user or address before a pause."
+    )
+    login_pause_s: float = Field(300, ge=1, description="That pause, in seconds.")
+    oidc_provider: str = Field(
+        "", description="Provider name under [auth] in secrets.toml; empty = the default one."
+    )
+    oidc_groups_claim: str = Field("groups", description="ID-token claim that lists the groups.")
+    oidc_admin_group: str = Field("admins", description="Members of this group are admins.")
+    max_comment_chars: int = Field(2_000, ge=10, description="Longest feedback comment.")
     local_server: bool = Field(
         True,
         description="The app serves a Milvus Lite index through a local server on 127.0.0.1 so "
@@ -297,6 +323,28 @@ class Settings(BaseSettings):
             for name, value in self
         }
         return hashlib.sha256(json.dumps(values, default=str, sort_keys=True).encode()).hexdigest()
+
+    def data_dir(self) -> Path:
+        """Where the app keeps its own files: beside a Milvus Lite index, else ./data."""
+        if "://" in self.store_uri:
+            return Path("data")
+        return Path(self.store_uri).expanduser().resolve().parent
+
+    def users_path(self) -> Path:
+        return self.users_file or self.data_dir() / "users.jsonl"
+
+    def chat_db_path(self) -> Path:
+        return self.chat_db or self.data_dir() / "chats.sqlite"
+
+    def session_key_path(self) -> Path:
+        return self.data_dir() / "session.key"
+
+    def auth_mode(self) -> str:
+        """'none', 'local' or 'oidc', with 'auto' decided by what exists."""
+        if self.auth != "auto":
+            return self.auth
+        local = self.app_password is not None or self.users_path().exists()
+        return "local" if local else "none"
 
     def model_entry(self, name: str | None = None) -> ModelEntry | None:
         """The chat model to use (with overrides applied), or None in retrieval-only mode."""

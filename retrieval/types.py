@@ -47,6 +47,7 @@ class Hit:
     chunk_id: str = ""
     rerank_score: float | None = None  # set when a reranker ordered the hits
     lexical_score: float | None = None  # the BM25 score, on hits found by full-text search
+    relevance: float = 0.0  # 0..1, in the order of the final ranking: the figure users see
 
     @property
     def embed_text(self) -> str:

@@ -12,7 +12,7 @@ imports pymilvus.
 
 from __future__ import annotations
 
-from retrieval.store.catalog import DocEntry
+from retrieval.store.catalog import DocEntry, Section
 from retrieval.store.connect import MILVUS_ERRORS, Location, StoreError, locate
 from retrieval.store.live import same_model
 from retrieval.store.schema import SCHEMA_VERSION, ChunkRow, IndexInfo, ModelMismatchError, meta_for
@@ -30,6 +30,7 @@ __all__ = [
     "Snapshot",
     "ChunkRow",
     "DocEntry",
+    "Section",
     "IndexInfo",
     "Location",
     "ModelMismatchError",

@@ -19,6 +19,16 @@ class DocEntry:
     ids: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Section:
+    """The passages of one document section as the live version holds them."""
+
+    doc: str
+    heading: str
+    passages: list[Hit]
+    ingested_at: str  # when the document's current text was ingested
+
+
 class Catalog(LiveIndex):
     """The read side of the store."""
 
@@ -38,6 +48,19 @@ class Catalog(LiveIndex):
         """Every live chunk as a passage (score 0), for audits and the evaluation."""
         for row in self.rows(["id", "doc", "heading", "text"]):
             yield Hit(row["doc"], row["heading"], row["text"], 0.0, chunk_id=row["id"])
+
+    def section(self, doc: str, heading: str | None = None) -> Section:
+        """A section's passages (every passage of the document when heading is None)."""
+        where = f"doc == {json.dumps(doc)}"
+        if heading is not None:
+            where += f" and heading == {json.dumps(heading)}"
+        rows = list(self.rows(["id", "doc", "heading", "text", "added"], where))
+        passages = [Hit(r["doc"], r["heading"], r["text"], 0.0, chunk_id=r["id"]) for r in rows]
+        live = self._live()
+        props = live[1] if live else {}
+        added = max((int(r["added"]) for r in rows), default=0)
+        stamp = props.get(f"rag.stamp.{added}") or props.get("rag.ingested_at", "")
+        return Section(doc, heading or "", passages, stamp)
 
     def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
         """The stored rows of these documents, as they are (for a rebuild that keeps them)."""

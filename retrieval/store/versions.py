@@ -37,6 +37,7 @@ class Versions(Catalog):
         chunks, docs = self._insert_all(name, (row.entity(1) for row in rows))
         self.client.flush(name)
         props = {"rag.chunks": str(chunks), "rag.docs": str(docs), "rag.version": "1"}
+        props["rag.stamp.1"] = meta.get("rag.ingested_at", "")  # when each version was made
         self.client.alter_collection_properties(name, properties=props)
         self.client.load_collection(name)
         old = self.live_collection()
@@ -66,7 +67,9 @@ class Versions(Catalog):
         retired = self.rows_by_id(retire, ROW_FIELDS)
         self._upsert(name, [{**row, "removed": new} for row in retired])
         self.client.flush(name)
-        self.client.alter_collection_properties(name, properties={**meta, "rag.version": str(new)})
+        stamp = {f"rag.stamp.{new}": meta.get("rag.ingested_at", "")}
+        props = {**meta, **stamp, "rag.version": str(new)}
+        self.client.alter_collection_properties(name, properties=props)
         stale = self.rows_by_id(rehash, ROW_FIELDS)
         self._upsert(name, [{**row, "doc_hash": rehash[row["id"]]} for row in stale])
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
-from retrieval.answer import Answer, Turn, answer_question, rule_rewrite
+from retrieval.answer import Answer, Found, Turn, answer_question, rule_rewrite
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.settings import Settings
 from tests.conftest import chat_settings, free_port
@@ -18,6 +20,10 @@ def run(retriever, settings, question=QUESTION, history=()):
     chat = open_chat(settings)
     events = list(answer_question(question, list(history), retriever, chat, settings))
     assert isinstance(events[-1], Answer)
+    if isinstance(events[0], Found):  # the passages, before the model streams
+        given = [replace(s, cited=False) for s in events[-1].sources]
+        assert events[0].sources[: len(given)] == given
+        events = events[1:]
     assert all(isinstance(e, Delta) for e in events[:-1])
     return events[:-1], events[-1]
 

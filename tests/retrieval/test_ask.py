@@ -45,7 +45,7 @@ def test_json_output(cli_db, fake_llm):
     assert out["status"] == "answered"
     assert out["model"] == "reasoner" and out["reasoning"].startswith("Let me look")
     assert out["answer"].endswith("[1].") and "Let me look" not in out["answer"]
-    assert set(out["sources"][0]) == {"n", "doc", "heading", "score"}
+    assert set(out["sources"][0]) == {"n", "doc", "heading", "relevance"}
     assert out["sources"][0]["doc"] == "hr/leave.md"
 
 

@@ -1,0 +1,251 @@
+"""The chat page: conversations that last, answers with sources you can open, feedback,
+stop / regenerate / edit / copy. State lives in the chat store; session state caches it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from app import services, views
+from app.i18n import t
+from retrieval.answer import Answer, Source, Turn, answer_question
+from retrieval.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
+from retrieval.errors import UserError
+from retrieval.llm import LLMError, open_chat
+from retrieval.settings import Settings
+from retrieval.sources import open_section, read_document
+from retrieval.users import User
+
+log = logging.getLogger("app.chat")
+
+
+@dataclass
+class Page:
+    """What every part of the page needs: who is asking, and where things are."""
+
+    settings: Settings
+    user: User
+    back: services.Backend
+    chats: ChatStore | None
+
+    def save(self, action, *args):
+        """Run a chat-store action; on failure say so once and go on without saving."""
+        if self.chats is None:
+            return None
+        try:
+            return action(self.chats, self.user.name, *args)
+        except ChatStoreError as exc:
+            st.session_state.history_error = str(exc)
+            return None
+
+
+# --- conversation state -----------------------------------------------------------------------
+
+
+def open_conversation(page: Page) -> None:
+    """Follow the URL (?chat=ID): load that conversation, or say it is gone."""
+    wanted = st.query_params.get("chat")
+    if "conversation" in st.session_state and wanted == st.session_state.conversation:
+        return
+    st.session_state.history = []
+    st.session_state.conversation = None
+    if not wanted:
+        return
+    found = page.save(ChatStore.get, wanted)
+    if found is None:
+        st.query_params.pop("chat", None)
+        st.info(t("chat_gone"), icon=":material/chat_error:")
+        return
+    st.session_state.conversation = found.id
+    messages = page.save(ChatStore.messages, found.id) or []
+    st.session_state.history = [
+        {"id": m.id, "question": m.question, "answer": m.answer} for m in messages
+    ]
+
+
+def switch_to(conversation_id: str | None) -> None:
+    if conversation_id:
+        st.query_params["chat"] = conversation_id
+    else:
+        st.query_params.pop("chat", None)
+    st.session_state.pop("conversation", None)  # reloaded from the URL on the next run
+
+
+def keep(page: Page, question: str, answer: Answer, replaces: int | None) -> None:
+    """Store an exchange (a new chat starts with its first question) and show it."""
+    if replaces is not None:
+        page.save(ChatStore.drop_message, replaces)
+        st.session_state.history = [h for h in st.session_state.history if h["id"] != replaces]
+    conversation = st.session_state.get("conversation")
+    if conversation is None and page.chats is not None:
+        created = page.save(ChatStore.create, question)
+        if created is not None:
+            conversation = st.session_state.conversation = created.id
+            st.query_params["chat"] = created.id
+    version = (page.back.status().version if page.back.status() else 0) or 0
+    message_id = None
+    if conversation is not None:
+        message_id = page.save(ChatStore.add_message, conversation, question, answer, version)
+    st.session_state.history.append({"id": message_id, "question": question, "answer": answer})
+
+
+def finish_stopped(page: Page) -> None:
+    """An answer interrupted by Stop (or any click while it streamed) is kept as it got."""
+    pending = st.session_state.pop("pending", None)
+    if not pending:
+        return
+    partial = Answer(
+        pending.get("answer", "").strip(),
+        pending.get("reasoning", "").strip(),
+        pending.get("sources", []),
+        pending.get("model", ""),
+        pending.get("query", ""),
+        status="answered",
+    ).stopped()
+    keep(page, pending["question"], partial, pending.get("replaces"))
+
+
+# --- asking -----------------------------------------------------------------------------------
+
+
+def chat_client(settings: Settings, model: str):
+    """The chat model for this turn, or None (retrieval-only) with the reason, which the
+    answer keeps as a notice."""
+    if not model:
+        return None, ""
+    try:
+        return open_chat(settings, model), ""
+    except LLMError as exc:
+        return None, f"{views.friendly(str(exc))}. Showing passages only."
+
+
+def ask(page: Page, question: str, model: str, k: int, replaces: int | None = None) -> None:
+    earlier = [h for h in st.session_state.history if h["id"] != replaces or replaces is None]
+    history = [Turn(h["question"], h["answer"].answer) for h in earlier]
+    with st.chat_message("user"):
+        st.markdown(views.plain(question))
+    with st.chat_message("assistant"):
+        chat, why_not = chat_client(page.settings, model)
+        if why_not:
+            st.warning(why_not, icon=":material/key:")
+        progress = {"question": question, "model": chat.name if chat else "", "replaces": replaces}
+        st.session_state.pending = progress
+        if chat is not None:
+            st.button(t("stop"), icon=":material/stop_circle:", key="stop")
+        try:
+            events = answer_question(question, history, page.back.retriever, chat, page.settings, k)
+            answer = views.stream_answer(events, progress)
+        except UserError as exc:
+            answer = Answer("", status="error", error=str(exc))
+            views.render_answer(answer)
+        except Exception as exc:  # a friendly message, never a traceback
+            log.exception("answering failed")
+            answer = Answer("", status="error", error=f"something went wrong ({exc})")
+            views.render_answer(answer)
+    st.session_state.pop("pending", None)
+    if why_not:
+        answer = replace(answer, notices=[why_not, *answer.notices])
+    keep(page, question, answer, replaces)
+    st.rerun()  # redraw as stored: feedback and controls under the new answer
+
+
+# --- drawing the conversation -----------------------------------------------------------------
+
+
+def source_dialog(page: Page, source: Source) -> None:
+    st.dialog(t("source_title"), width="large")(show_source)(page, source)
+
+
+def show_source(page: Page, source: Source) -> None:
+    """The cited passage in its whole section; admins can open the whole document."""
+    heading = source.heading or "(top of document)"
+    st.markdown(f"**{views.plain(source.doc)}** › {views.plain(heading)}")
+    try:
+        store, docs = page.back.retriever.store, page.settings.docs_dir
+        section = open_section(store, docs, source.doc, source.heading)
+    except Exception as exc:  # the index may be rebuilding; say so, never a traceback
+        st.error(views.friendly(f"cannot open the section ({exc})"))
+        return
+    views.render_section(section, source.text)
+    if page.user.admin and st.toggle(t("open_document"), key="whole_doc"):
+        text = read_document(page.settings.docs_dir, source.doc)
+        st.divider()
+        st.markdown(text) if text else st.caption(t("doc_missing"))
+
+
+def draw_history(page: Page) -> None:
+    history = st.session_state.history
+    for position, turn in enumerate(history):
+        with st.chat_message("user"):
+            st.markdown(views.plain(turn["question"]))
+        with st.chat_message("assistant"):
+            answer: Answer = turn["answer"]
+            views.render_answer(answer)
+            key = f"m{turn['id'] or position}"
+            views.render_sources(answer.sources, lambda s: source_dialog(page, s), key)
+            views.render_timing(answer)
+            if turn["id"] is not None and answer.status != "error":
+                feedback_controls(page, turn, key)
+            if position == len(history) - 1:
+                last_turn_controls(turn, key)
+
+
+def feedback_controls(page: Page, turn: dict, key: str) -> None:
+    given: Feedback | None = page.save(ChatStore.feedback_on, turn["id"])
+    default = given.thumbs if given else None
+    thumbs = st.feedback("thumbs", key=f"{key}-thumbs", default=default)
+    if thumbs is None:
+        return
+    if thumbs == 1:
+        if given is None or given.thumbs != 1:
+            page.save(ChatStore.give_feedback, turn["id"], 1)
+        return
+    if given is not None and given.thumbs == 0 and st.session_state.get(f"{key}-sent"):
+        st.caption(t("feedback_thanks"))
+        return
+    with st.form(f"{key}-why", border=True):
+        comment = st.text_area(t("feedback_comment"), max_chars=page.settings.max_comment_chars)
+        picks = [source_key(s.doc, s.heading) for s in turn["answer"].sources]
+        labels = {NO_SOURCE: t("feedback_none")}
+        right = st.selectbox(
+            t("feedback_source"),
+            [None, *picks, NO_SOURCE],
+            format_func=lambda p: labels.get(p, p or "—"),
+        )
+        if st.form_submit_button(t("feedback_send")):
+            page.save(ChatStore.give_feedback, turn["id"], 0, comment.strip(), right)
+            st.session_state[f"{key}-sent"] = True
+            st.rerun()
+
+
+def last_turn_controls(turn: dict, key: str) -> None:
+    regenerate, edit, copy = st.columns([1, 1, 1], gap="small", width=420)
+    if regenerate.button(t("regenerate"), icon=":material/refresh:", key=f"{key}-redo"):
+        st.session_state.redo = {"question": turn["question"], "replaces": turn["id"]}
+        st.rerun()
+    with edit.popover(t("edit"), icon=":material/edit:"), st.form(f"{key}-edit", border=False):
+        changed = st.text_area(t("edit"), value=turn["question"], label_visibility="collapsed")
+        if st.form_submit_button(t("send")) and changed.strip():
+            st.session_state.redo = {"question": changed, "replaces": turn["id"]}
+            st.rerun()
+    with copy.popover(t("copy"), icon=":material/content_copy:"):
+        st.code(turn["answer"].answer or "", language="markdown", wrap_lines=True)
+
+
+def render(page: Page, model: str, k: int) -> None:
+    """The chat: the conversation so far, then a new question (typed, or redone)."""
+    finish_stopped(page)
+    st.title(t("title"))
+    if error := st.session_state.get("history_error"):
+        st.warning(t("history_unavailable", error=error), icon=":material/database:")
+    if page.back.status() is None:
+        st.info(t("empty_index"))
+        st.stop()
+    draw_history(page)
+    question = st.chat_input(t("ask_placeholder"))
+    if redo := st.session_state.pop("redo", None):
+        ask(page, redo["question"], model, k, replaces=redo["replaces"])
+    elif question:
+        ask(page, question, model, k)

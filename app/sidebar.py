@@ -1,0 +1,146 @@
+"""The sidebar: who is signed in, the user's chats, the model and top-k, the index, admin."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import auth, services, views
+from app.chat import Page, switch_to
+from app.i18n import LANGUAGES, t, ui_language
+from retrieval.chats import ChatStore
+from retrieval.errors import UserError
+
+RETRIEVAL_ONLY = "__retrieval_only__"
+
+
+def draw(page: Page) -> tuple[str, int]:
+    """Returns (model, k) for this run's question."""
+    with st.sidebar:
+        st.header(":material/menu_book: Docs QA")
+        who(page)
+        conversations(page)
+        st.divider()
+        model, k = answer_settings(page)
+        st.divider()
+        index_status(page)
+        if page.user.admin or page.settings.admin_password is not None:
+            reingest_panel(page)
+    return model, k
+
+
+def who(page: Page) -> None:
+    current = ui_language()
+    choice = st.segmented_control(
+        t("language"), list(LANGUAGES), default=current, format_func=LANGUAGES.get, key="lang_pick"
+    )
+    if choice and choice != current:
+        st.session_state.ui_lang = choice
+        st.rerun()
+    if page.settings.auth_mode() != "none":
+        st.caption(t("signed_in_as", name=views.plain(page.user.label)))
+        auth.sign_out_button()
+
+
+def conversations(page: Page) -> None:
+    if st.button(t("new_chat"), icon=":material/add_comment:", width="stretch", key="new_chat"):
+        switch_to(None)
+        st.rerun()
+    if page.chats is None:
+        return
+    search = st.text_input(t("search_chats"), key="chat_search", icon=":material/search:")
+    listed = page.save(ChatStore.conversations, search) or []
+    if not listed:
+        st.caption(t("no_chats"))
+    current = st.session_state.get("conversation")
+    for chat in listed[:50]:
+        kind = "primary" if chat.id == current else "tertiary"
+        label = views.plain(chat.title)
+        if st.button(label, key=f"chat-{chat.id}", type=kind, width="stretch"):
+            switch_to(chat.id)
+            st.rerun()
+    if current:
+        manage_current(page, current, next((c for c in listed if c.id == current), None))
+
+
+def manage_current(page: Page, current: str, chat) -> None:
+    with st.popover(t("rename"), icon=":material/edit_note:", width="stretch"):
+        title = st.text_input(t("rename"), value=chat.title if chat else "", key="rename_to")
+        if st.button(t("save"), key="rename_save"):
+            page.save(ChatStore.rename, current, title)
+            st.rerun()
+    if st.button(t("delete"), icon=":material/delete:", key="delete_chat", width="stretch"):
+        page.save(ChatStore.delete, current)
+        switch_to(None)
+        st.rerun()
+
+
+def answer_settings(page: Page) -> tuple[str, int]:
+    settings = page.settings
+    choices = settings.model_choices() + [RETRIEVAL_ONLY]
+    model = st.selectbox(t("model"), choices, key="model", format_func=model_label(settings))
+    if model == RETRIEVAL_ONLY and not settings.model_choices():
+        st.caption(t("no_model"))
+    k = st.slider(t("top_k"), 1, 20, settings.top_k, key="top_k")
+    return ("" if model == RETRIEVAL_ONLY else model), k
+
+
+def model_label(settings):
+    """Show what a picker entry really runs, e.g. 'ollama-r1 (deepseek-r1:7b)'."""
+
+    def label(name: str) -> str:
+        if name == RETRIEVAL_ONLY:
+            return t("retrieval_only")
+        entry = settings.model_entry(name)
+        return f"{name} ({entry.model})" if entry and entry.model != name else name
+
+    return label
+
+
+def index_status(page: Page) -> None:
+    info = page.back.status()
+    st.subheader(t("index"))
+    if info is None:
+        st.caption(t("index_empty"))
+        return
+    where = page.back.retriever.store.location.label
+    line = t("index_line", docs=info.docs, chunks=info.chunks, model=info.embedding_model,
+             at=info.ingested_at, where=where)  # fmt: skip
+    st.caption(line)
+
+
+def reingest_panel(page: Page) -> None:
+    """Admins re-ingest; without users, RAG_ADMIN_PASSWORD (when set) guards it."""
+    settings = page.settings
+    with st.expander(t("reingest")):
+        st.caption(f"`{settings.docs_dir}`")
+        password = ""
+        if not page.user.admin:
+            password = st.text_input(t("admin_password"), type="password", key="admin_pw")
+        if not st.button(t("reingest_button"), width="stretch"):
+            return
+        if not page.user.admin and not services.admin_password_ok(settings, password):
+            st.error(t("wrong_admin_password"))
+            return
+        run_reingest(page)
+
+
+def run_reingest(page: Page) -> None:
+    with st.status("…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0, text=f"{stage}: {done}/{total}")
+
+        try:
+            summary = services.reingest(page.settings, page.back, on_progress)
+        except UserError as exc:
+            status.update(label="Re-ingest failed", state="error")
+            st.error(views.friendly(str(exc)))
+            return
+        status.update(label="Re-ingest finished", state="complete")
+    st.success(
+        f"{summary.docs_added} added · {summary.docs_updated} updated · "
+        f"{summary.docs_removed} removed · {len(summary.docs_failed)} failed"
+    )
+    for failure in summary.docs_failed:
+        st.caption(f"Skipped `{failure.path}`: {failure.error}")
