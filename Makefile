@@ -31,12 +31,14 @@ search: ingest
 run: ingest
 	$(BIN)/python -m streamlit run app/main.py
 
-# Debian's chromium for the browser test (Playwright drives it; no browser download).
+# Debian's chromium for the browser test (Playwright drives it; no browser download), and
+# Noto CJK so that it draws Chinese (without a CJK font, Chinese text is empty boxes).
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "note: chromium missing; run 'sudo apt-get install chromium' for the browser test"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	  else echo "note: run 'sudo apt-get install $(BROWSER_PACKAGES)' for the browser tests"; fi; fi
 
 test: install-dev browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -1,0 +1,93 @@
+"""Manage the local users file: `python -m app.users add NAME [--admin] [--groups a,b]`,
+`passwd NAME`, `remove NAME`, `list`. Passwords are asked for (or read from stdin with
+--password-stdin), never taken as an argument, and stored only as Argon2id hashes."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from retrieval.cli import fail_cleanly
+from retrieval.errors import UserError
+from retrieval.settings import load_settings
+from retrieval.users import (
+    Account,
+    User,
+    check_groups,
+    check_name,
+    hash_password,
+    load_users,
+    remove_account,
+    save_account,
+)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app.users", description=__doc__)
+    parser.add_argument("--file", help="users file (default: RAG_USERS_FILE, beside the index)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="add a user, or change one's details")
+    add.add_argument("name")
+    add.add_argument("--display", default="", help="the name shown in the app")
+    add.add_argument("--groups", default="", help="comma-separated groups, e.g. hr,finance")
+    add.add_argument("--admin", action="store_true", help="may re-ingest and read feedback")
+    for command in (add, commands.add_parser("passwd", help="set a user's password")):
+        command.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    commands.choices["passwd"].add_argument("name")
+    commands.add_parser("remove", help="remove a user").add_argument("name")
+    commands.add_parser("list", help="list users (never their hashes)")
+    return parser.parse_args(argv)
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise UserError("the two passwords differ")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    with fail_cleanly():
+        path = load_settings(users_file=args.file).users_path()
+        users = load_users(path)
+        for problem in users.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        if args.command == "list":
+            for account in users.accounts.values():
+                u = account.user
+                role = "admin" if u.admin else "user"
+                print(f"{u.name}\t{u.display}\t{role}\t{','.join(u.groups)}")
+            return 0
+        name = check_name(args.name)
+        if args.command == "remove":
+            if not remove_account(path, name):
+                raise UserError(f"no user {name!r} in {path}")
+            print(f"removed {name}; their sessions end at their next click")
+            return 0
+        existing = users.accounts.get(name)
+        if args.command == "passwd":
+            if existing is None:
+                raise UserError(f"no user {name!r} in {path}; add them first")
+            save_account(
+                path, Account(existing.user, hash_password(read_password(args.password_stdin)))
+            )
+            print(f"password of {name} changed; their other sessions have ended")
+            return 0
+        groups = check_groups([g.strip() for g in args.groups.split(",") if g.strip()])
+        user = User(name, args.display, groups, args.admin)
+        hashed = (
+            existing.password_hash
+            if existing
+            else hash_password(read_password(args.password_stdin))
+        )
+        save_account(path, Account(user, hashed))
+        print(f"{'updated' if existing else 'added'} {name} in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
