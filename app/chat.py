@@ -206,16 +206,17 @@ def feedback_controls(page: Page, turn: dict, key: str) -> None:
         st.caption(t("feedback_thanks"))
         return
     with st.form(f"{key}-why", border=True):
-        comment = st.text_area(t("feedback_comment"), max_chars=page.settings.max_comment_chars)
-        picks = [source_key(s.doc, s.heading) for s in turn["answer"].sources]
-        labels = {NO_SOURCE: t("feedback_none")}
-        right = st.selectbox(
-            t("feedback_source"),
-            [None, *picks, NO_SOURCE],
-            format_func=lambda p: labels.get(p, p or "—"),
-        )
+        limit = page.settings.max_comment_chars
+        comment = st.text_area(t("feedback_comment"), max_chars=limit, key=f"{key}-comment")
+        picks: dict[str, str | None] = {"—": None}
+        picks |= {
+            source_key(s.doc, s.heading): source_key(s.doc, s.heading)
+            for s in turn["answer"].sources
+        }
+        picks[t("feedback_none")] = NO_SOURCE
+        right = st.selectbox(t("feedback_source"), list(picks), key=f"{key}-right")
         if st.form_submit_button(t("feedback_send")):
-            page.save(ChatStore.give_feedback, turn["id"], 0, comment.strip(), right)
+            page.save(ChatStore.give_feedback, turn["id"], 0, comment.strip(), picks[right])
             st.session_state[f"{key}-sent"] = True
             st.rerun()
 

@@ -43,3 +43,7 @@ def render(page: Page) -> None:
     questions, _skipped = regression_questions(page.chats.feedback(only_down=True))
     body = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions)
     st.download_button(t("export"), body, "feedback-questions.jsonl", "application/jsonl")
+
+
+if __name__ == "__main__":  # run by st.navigation as a page; app/main.py built the context
+    render(st.session_state.page)

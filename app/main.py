@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 
 import streamlit as st  # noqa: E402
 
-from app import auth, chat, feedback_page, services, sidebar, views  # noqa: E402
+from app import auth, chat, services, sidebar, views  # noqa: E402
 from app.i18n import t  # noqa: E402
 
 log = logging.getLogger("app")
@@ -41,7 +41,8 @@ def main() -> None:
     pages = [st.Page(lambda: chat.render(page, model, k), title=t("chat"), url_path="chat",
                      icon=":material/forum:", default=True)]  # fmt: skip
     if user.admin and page.chats is not None:
-        pages.append(st.Page(lambda: feedback_page.render(page), title=t("feedback_page"),
+        st.session_state.page = page  # what the page file reads
+        pages.append(st.Page("feedback_page.py", title=t("feedback_page"),
                              url_path="feedback", icon=":material/reviews:"))  # fmt: skip
     st.navigation(pages, position="top" if len(pages) > 1 else "hidden").run()
 

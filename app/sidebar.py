@@ -10,8 +10,6 @@ from app.i18n import LANGUAGES, t, ui_language
 from retrieval.chats import ChatStore
 from retrieval.errors import UserError
 
-RETRIEVAL_ONLY = "__retrieval_only__"
-
 
 def draw(page: Page) -> tuple[str, int]:
     """Returns (model, k) for this run's question."""
@@ -76,24 +74,19 @@ def manage_current(page: Page, current: str, chat) -> None:
 
 def answer_settings(page: Page) -> tuple[str, int]:
     settings = page.settings
-    choices = settings.model_choices() + [RETRIEVAL_ONLY]
-    model = st.selectbox(t("model"), choices, key="model", format_func=model_label(settings))
-    if model == RETRIEVAL_ONLY and not settings.model_choices():
+    names = {model_label(settings, name): name for name in settings.model_choices()}
+    names[t("retrieval_only")] = ""
+    picked = st.selectbox(t("model"), list(names), key="model")
+    if not names[picked] and not settings.model_choices():
         st.caption(t("no_model"))
     k = st.slider(t("top_k"), 1, 20, settings.top_k, key="top_k")
-    return ("" if model == RETRIEVAL_ONLY else model), k
+    return names[picked], k
 
 
-def model_label(settings):
-    """Show what a picker entry really runs, e.g. 'ollama-r1 (deepseek-r1:7b)'."""
-
-    def label(name: str) -> str:
-        if name == RETRIEVAL_ONLY:
-            return t("retrieval_only")
-        entry = settings.model_entry(name)
-        return f"{name} ({entry.model})" if entry and entry.model != name else name
-
-    return label
+def model_label(settings, name: str) -> str:
+    """What a picker entry really runs, e.g. 'ollama-r1 (deepseek-r1:7b)'."""
+    entry = settings.model_entry(name)
+    return f"{name} ({entry.model})" if entry and entry.model != name else name
 
 
 def index_status(page: Page) -> None:

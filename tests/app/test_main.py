@@ -2,74 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-from streamlit.testing.v1 import AppTest
-
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
-from tests.conftest import CORPUS, ROOT, run_cli
+from tests.app.conftest import ask, doc_count, labels, no_traceback, start, texts
 from tests.fake_llm import REASONING
-
-APP = str(ROOT / "app" / "main.py")
-QUESTION = "How many days of paid annual leave do full-time employees get?"
-
-
-@pytest.fixture(scope="module")
-def app_index(tmp_path_factory):
-    """A copy of docs_corpus/ ingested by the real CLI (a separate process, as an admin would)."""
-    tmp = tmp_path_factory.mktemp("app")
-    docs = tmp / "docs"
-    shutil.copytree(CORPUS, docs)
-    db = str(tmp / "app.db")
-    result = run_cli("-m", "ingest", str(docs), "--db", db, "--json")
-    assert result.returncode == 0, result.stderr
-    return {"db": db, "docs": docs, "tmp": tmp}
-
-
-@pytest.fixture()
-def env(monkeypatch, app_index, fake_llm):
-    for name in ("RAG_LLM", "RAG_APP_PASSWORD", "RAG_ADMIN_PASSWORD", "DEEPSEEK_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RAG_STORE_URI", app_index["db"])
-    monkeypatch.setenv("RAG_DOCS_DIR", str(app_index["docs"]))
-    monkeypatch.setenv("RAG_EMBEDDING_MODEL", "minilm-offline")
-    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_llm.url)
-    monkeypatch.setenv("RAG_LLM_API_KEY", "test-key")
-    monkeypatch.setenv("RAG_LLM_MAX_RETRIES", "0")
-
-    def use(dialect: str | None) -> None:
-        if dialect:
-            monkeypatch.setenv("RAG_LLM", "custom")
-            monkeypatch.setenv("RAG_LLM_MODEL_NAME", dialect)
-
-    return use
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception
-    return at
-
-
-def ask(at: AppTest, question: str = QUESTION) -> AppTest:
-    at.chat_input[0].set_value(question).run()
-    assert not at.exception
-    return at
-
-
-def labels(at: AppTest) -> list[str]:
-    """Expander labels as they read (the page escapes markdown in them)."""
-    return [e.label.replace("\\", "") for e in at.expander]
-
-
-def texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
-
-
-def no_traceback(at: AppTest) -> None:
-    everything = " ".join(texts(at.markdown) + texts(at.error) + texts(at.warning))
-    assert "Traceback" not in everything and not at.exception
 
 
 def test_answer_streams_with_sources(env):
@@ -154,8 +89,7 @@ def test_new_chat_clears_history(env):
 def test_reingest_from_sidebar_updates_status(env, app_index):
     env(None)
     at = start()
-    before = " ".join(texts(at.sidebar.caption))
-    assert "**36** documents" in before
+    before = doc_count(at)
     (app_index["docs"] / "it" / "new-printer.md").write_text(
         "# New printer\n\nThe new colour printer on floor 7 is called Lumen-Colour.\n"
     )
@@ -164,7 +98,7 @@ def test_reingest_from_sidebar_updates_status(env, app_index):
     assert not at.exception
     assert any("1 added" in s for s in texts(at.success))
     at = at.run()
-    assert "**37** documents" in " ".join(texts(at.sidebar.caption))
+    assert doc_count(at) == before + 1
     at = ask(at, "What is the new colour printer on floor 7 called?")
     # Searchable at once; hybrid ranks it below the long printer page until the next full
     # rebuild restores global BM25 statistics (see full_rebuild_every).
