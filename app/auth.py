@@ -32,7 +32,8 @@ def current_user(settings: Settings) -> User:
 
 def local_user(settings: Settings) -> User:
     flush_cookie()
-    name = st.session_state.get("user_name") or from_cookie(settings)
+    signed_out = st.session_state.get("signed_out")  # the cookie of this tab is stale
+    name = st.session_state.get("user_name") or (None if signed_out else from_cookie(settings))
     user = still_valid(settings, name) if name else None
     if user is not None:
         st.session_state.user_name = user.name
@@ -97,6 +98,7 @@ def login_form(settings: Settings) -> None:
         st.error(str(exc))
         return
     st.session_state.user_name = user.name
+    st.session_state.pop("signed_out", None)
     token = services.session_tokens(settings).issue(user.name, binding(settings, user.name))
     st.session_state.set_cookie = (token, int(settings.session_days * 86_400))
     st.rerun()
@@ -115,6 +117,7 @@ def sign_out_button() -> None:
             st.session_state.pop(key, None)
         st.query_params.clear()
         st.session_state.set_cookie = ("", 0)
+        st.session_state.signed_out = True
         st.rerun()
 
 

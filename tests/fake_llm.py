@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _output(self, model: str, messages: list[dict]) -> tuple[str, str]:
         answer = answer_for(messages, cite=9 if model == "cite-bad" else 1)
-        if model in {"reasoner", "vllm", "r1-think", "r1-noopen", "r1-closeonly"}:
+        if model in {"reasoner", "trickle", "vllm", "r1-think", "r1-noopen", "r1-closeonly"}:
             return REASONING, answer
         return "", answer
 
@@ -132,6 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for sent, delta in enumerate(self._deltas(model, reasoning, content)):
             self._chunk(_sse(model, delta))
+            if model == "trickle":  # slow enough for a person (or a browser test) to stop
+                time.sleep(0.25)
             if model == "drop" and sent == 4:
                 self.wfile.write(b"5\r\ndata:")  # half a chunk, then the connection dies
                 self.wfile.flush()
@@ -143,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _deltas(self, model: str, reasoning: str, content: str) -> list[dict]:
         first = [{"role": "assistant", "content": ""}]
-        if model == "reasoner":
+        if model in {"reasoner", "trickle"}:
             return (
                 first
                 + [{"reasoning_content": p} for p in pieces(reasoning)]

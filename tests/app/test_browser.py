@@ -1,22 +1,37 @@
-"""The chat in a real browser: Debian's chromium driven by Playwright against `streamlit run`."""
+"""The chat in a real browser: Debian's chromium driven by Playwright against `streamlit run`,
+with local users (and, in test_sso.py, single sign-on against a real OpenID provider)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from retrieval.eval import load_questions
+from retrieval.users import Account, User, hash_password, save_account
 from tests.conftest import CORPUS, ROOT, free_port, run_cli
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 QUESTION = "How many days of paid annual leave do full-time employees get?"
+PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -38,37 +53,18 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> 
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, fake_llm):
-    tmp = tmp_path_factory.mktemp("browser")
-    db = str(tmp / "browser.db")
-    assert run_cli("-m", "ingest", str(CORPUS), "--db", db).returncode == 0
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "RAG_STORE_URI": db,
-        "RAG_EMBEDDING_MODEL": "minilm-offline",
-        "RAG_LLM": "custom",
-        "RAG_LLM_BASE_URL": fake_llm.url,
-        "RAG_LLM_MODEL_NAME": "reasoner",
-        "RAG_LLM_API_KEY": "browser-test-key",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app/main.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
+@contextmanager
+def streamlit_app(env: dict[str, str], port: int, *extra: str):
+    """`streamlit run app/main.py` on 127.0.0.1:port with this environment."""
+    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port",
+               str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *extra]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -79,38 +75,187 @@ def app_url(tmp_path_factory, fake_llm):
         process.wait(timeout=30)
 
 
-def test_question_answered_in_browser(app_url):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture(scope="session")
+def browser_index(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    db = str(tmp / "browser.db")
+    assert run_cli("-m", "ingest", str(CORPUS), "--db", db).returncode == 0
+    return tmp, db
+
+
+@pytest.fixture(scope="module")
+def app(browser_index, fake_llm):
+    """The app with two local users, ana (admin) and bo, answering with a slow stream."""
+    tmp, db = browser_index
+    users = tmp / "users.jsonl"
+    hashed = hash_password(PASSWORD)
+    save_account(users, Account(User("ana", "Ana", ("hr",), admin=True), hashed))
+    save_account(users, Account(User("bo", "Bo"), hashed))
+    env = {
+        "RAG_STORE_URI": db,
+        "RAG_EMBEDDING_MODEL": "minilm-offline",
+        "RAG_LLM": "custom",
+        "RAG_LLM_BASE_URL": fake_llm.url,
+        "RAG_LLM_MODEL_NAME": "trickle",
+        "RAG_LLM_API_KEY": "browser-test-key",
+        "RAG_USERS_FILE": str(users),
+        "RAG_CHAT_DB": str(tmp / "chats.sqlite"),
+    }
+    with streamlit_app(env, free_port()) as url:
+        yield {"url": url, "env": env}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url)
-        box = page.get_by_test_id("stChatInputTextArea")
-        expect(box).to_be_visible(timeout=90_000)
-        box.fill(QUESTION)
-        box.press("Enter")
-        answer = page.get_by_text("According to the docs", exact=False)
-        expect(answer.first).to_be_visible(timeout=90_000)
-        expect(page.get_by_text("[1] handbook/leave-policy.md").first).to_be_visible()
-        expect(page.get_by_text("Reasoning", exact=True).first).to_be_visible()
-        page.wait_for_timeout(500)
-        body = page.inner_text("body")
-        assert "Traceback" not in body and "Exception" not in body
-        assert "browser-test-key" not in page.content()
-        page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
-        browser.close()
-    assert (ARTIFACTS / "chat.png").stat().st_size > 10_000
+        yield launched
+        launched.close()
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    return context.new_page()
+
+
+def sign_in(page, url: str, name: str):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=60_000)
+
+
+def ask(page, question: str, wait_done: bool = True, done: str = "first token") -> None:
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    if wait_done:
+        expect(page.get_by_text(done, exact=False).first).to_be_visible(timeout=90_000)
+
+
+def clean(page) -> None:
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "Exception" not in body
+    assert "browser-test-key" not in page.content()
+
+
+def test_sign_in_ask_reload_and_another_user_sees_nothing(app, browser):
+    from playwright.sync_api import expect
+
+    page = new_page(browser)
+    sign_in(page, app["url"], "ana")
+    ask(page, QUESTION)
+    expect(page.get_by_text("According to the docs", exact=False).first).to_be_visible()
+    expect(page.get_by_text("[1] handbook/leave-policy.md").first).to_be_visible()
+    expect(page.get_by_text("Reasoning", exact=True).first).to_be_visible()
+    expect(page.get_by_test_id("stFeedback").first).to_be_visible()
+    chat_url = page.url
+    assert "chat=" in chat_url
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    clean(page)
+
+    page.reload()  # still signed in (the session cookie), the conversation still there
+    expect(page.get_by_text("According to the docs", exact=False).first).to_be_visible(
+        timeout=60_000
+    )
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("How many days of paid annual leave", exact=False)).to_be_visible()
+    expect(page.get_by_label("User name")).to_have_count(0)
+
+    other = new_page(browser)  # another browser profile: bo
+    sign_in(other, app["url"], "bo")
+    expect(other.get_by_test_id("stSidebar").get_by_text("No saved chats yet.")).to_be_visible()
+    other.goto(chat_url)
+    expect(other.get_by_text("That conversation no longer exists.")).to_be_visible(timeout=60_000)
+    assert "paid annual leave" not in other.inner_text("body")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other.get_by_label("User name")).to_be_visible(timeout=30_000)
+    other.reload()  # signed out for good: the cookie is gone
+    expect(other.get_by_label("User name")).to_be_visible(timeout=30_000)
+
+
+def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser)
+    sign_in(page, app["url"], "bo")
+    ask(page, QUESTION)
+    page.get_by_role("radio", name="Thumbs down").first.click()
+    comment = page.get_by_label("What was wrong? (optional)")
+    expect(comment).to_be_visible(timeout=30_000)
+    comment.fill("It should cite the part-time rules")
+    page.get_by_test_id("stSelectbox").filter(has_text="The right source was").click()
+    page.get_by_role("option").nth(1).click()
+    page.get_by_role("button", name="Send feedback").click()
+    expect(page.get_by_text("Thank you", exact=False)).to_be_visible(timeout=30_000)
+    out = tmp_path / "regressions.jsonl"
+    env = {**os.environ, **app["env"], "PYTHONPATH": str(ROOT)}
+    exported = subprocess.run(
+        [sys.executable, "-m", "app.feedback", "export", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    [question] = [q for q in load_questions(out) if q.question == QUESTION]
+    assert question.doc and question.heading
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "retrieval.eval", "--corpus", str(CORPUS), "--qa", str(out),
+         "--config", "default", "--index-dir", str(tmp_path / "eval"), "--json"],
+        cwd=ROOT, env={**env, "RAG_EMBEDDING_MODEL": "minilm-offline"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert json.loads(evaluated.stdout)  # the regression question was scored
+
+
+def test_stop_keeps_the_partial_answer(app, browser):
+    from playwright.sync_api import expect
+
+    page = new_page(browser)
+    sign_in(page, app["url"], "ana")
+    page.get_by_role("button", name="New chat").click()
+    ask(page, "How do I reset my VPN password?", wait_done=False)
+    expect(page.get_by_text("According to", exact=False).first).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Stopped.", exact=False).first).to_be_visible(timeout=30_000)
+    assert "According to" in page.inner_text("body")
+    page.wait_for_timeout(4_000)  # the stream would have finished by now: it was closed
+    assert not page.get_by_text("[1].", exact=False).count()
+    page.reload()
+    expect(page.get_by_text("Stopped.", exact=False).first).to_be_visible(timeout=60_000)
+    clean(page)
+
+
+def test_chinese_is_drawn(app, browser):
+    """With a CJK font, two different Chinese strings draw differently; without one, both
+    are rows of identical empty boxes."""
+    from playwright.sync_api import expect
+
+    page = new_page(browser)
+    sign_in(page, app["url"], "ana")
+    page.get_by_test_id("stSidebar").get_by_text("中文").click()
+    title = page.get_by_text("向文档提问")
+    expect(title).to_be_visible(timeout=30_000)
+    ask(page, "全职员工每年有几天带薪年假？", done="首个字")
+    page.evaluate(
+        """() => { for (const [id, text] of [["a", "年假报销流程"], ["b", "密码重置步骤"]]) {
+            const div = document.createElement("div"); div.id = "cjk-" + id;
+            div.textContent = text; div.style = "font-size:32px;position:fixed;top:"
+            + (id === "a" ? 0 : 60) + "px;left:0;background:#fff;z-index:99999";
+            document.body.appendChild(div); } }"""
+    )
+    first = page.locator("#cjk-a").screenshot()
+    second = page.locator("#cjk-b").screenshot()
+    assert first != second, "Chinese characters are drawn as identical boxes: no CJK font"
+    page.evaluate("() => document.querySelectorAll('[id^=cjk-]').forEach(e => e.remove())")
+    page.screenshot(path=str(ARTIFACTS / "chat-zh.png"), full_page=True)
+    clean(page)
