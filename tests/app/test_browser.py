@@ -56,8 +56,9 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> 
 @contextmanager
 def streamlit_app(env: dict[str, str], port: int, *extra: str):
     """`streamlit run app/main.py` on 127.0.0.1:port with this environment."""
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *extra]  # fmt: skip
+    server = ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", *server, *extra]
+    command += ["--server.headless", "true"]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
