@@ -12,6 +12,17 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import CORPUS, ROOT, run_cli
 
 APP = str(ROOT / "app" / "main.py")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 QUESTION = "How many days of paid annual leave do full-time employees get?"
 
 
@@ -78,3 +89,25 @@ def doc_count(at: AppTest) -> int:
     found = re.search(r"\*\*(\d+)\*\* documents", " ".join(texts(at.sidebar.caption)))
     assert found, texts(at.sidebar.caption)
     return int(found.group(1))
+
+
+@pytest.fixture(scope="session")
+def browser_index(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    db = str(tmp / "browser.db")
+    assert run_cli("-m", "ingest", str(CORPUS), "--db", db).returncode == 0
+    return tmp, db
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium under Playwright, once per session."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,21 +16,11 @@ import pytest
 
 from retrieval.eval import load_questions
 from retrieval.users import Account, User, hash_password, save_account
-from tests.conftest import CORPUS, ROOT, free_port, run_cli
+from tests.app.conftest import ARTIFACTS, CHROMIUM
+from tests.conftest import CORPUS, ROOT, free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 QUESTION = "How many days of paid annual leave do full-time employees get?"
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -76,14 +65,6 @@ def streamlit_app(env: dict[str, str], port: int, *extra: str):
         process.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
-def browser_index(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    db = str(tmp / "browser.db")
-    assert run_cli("-m", "ingest", str(CORPUS), "--db", db).returncode == 0
-    return tmp, db
-
-
 @pytest.fixture(scope="module")
 def app(browser_index, fake_llm):
     """The app with two local users, ana (admin) and bo, answering with a slow stream."""
@@ -104,19 +85,6 @@ def app(browser_index, fake_llm):
     }
     with streamlit_app(env, free_port()) as url:
         yield {"url": url, "env": env}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 def new_page(browser):
