@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from bench import defaults, embedding, ingest, query, ttft
+from bench import chats, defaults, embedding, ingest, query, ttft
 from bench.common import ROOT, machine
 
 
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "Against the test LLM server on 127.0.0.1 over an index of docs_corpus/.",
         ttft.markdown(ttft.measure(30), 30),
     )
+    section("Chat store", chats.__doc__.strip(), chats.markdown(chats.run()))
     minutes = (time.time() - started) / 60
     header = (
         f"# Benchmark results\n\nGenerated {time.strftime('%Y-%m-%d %H:%M %Z')} on {machine()} by "

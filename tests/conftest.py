@@ -53,7 +53,9 @@ SMALL = {
 }
 
 
-def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd=ROOT, env: dict | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     full_env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -67,6 +69,7 @@ def run_cli(*args: str, cwd=ROOT, env: dict | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=300,
+        input=input,
     )
 
 

@@ -285,3 +285,42 @@ def test_answer_status_says_what_happened(corpus_index, fake_llm):
     assert refused.status == "refused" and refused.cannot_answer
     empty = final("   ", None)
     assert empty.status == "error" and empty.answer == "" and empty.error  # shown once
+
+
+def test_answers_and_refusals_come_in_the_question_language(corpus_index, fake_llm):
+    """A Chinese question gets the Chinese cannot-answer rule and sentence, even over English
+    passages; an English question the English one; and each is recognised as a refusal."""
+    from prompts.templates import CANNOT_ANSWER_ZH, NO_MODEL_NOTICE_ZH
+
+    settings = chat_settings(corpus_index, fake_llm, "chat")
+    fake_llm.requests.clear()
+    run(corpus_index, settings, question="全职员工每年有几天带薪年假？")
+    run(corpus_index, settings, question="How many days of annual leave do I get?")
+    zh_rules, en_rules = (r["messages"][0]["content"] for r in fake_llm.answer_requests())
+    assert CANNOT_ANSWER_ZH in zh_rules and CANNOT_ANSWER not in zh_rules
+    assert CANNOT_ANSWER in en_rules and CANNOT_ANSWER_ZH not in en_rules
+    assert "even when the passages are in another language" in zh_rules
+    refused = run(corpus_index, settings.updated(min_score=1.5), question="年假有几天？")[1]
+    assert refused.answer == CANNOT_ANSWER_ZH and refused.status == "refused"
+    passages = run(corpus_index, settings.updated(llm=""), question="年假有几天？")[1]
+    assert passages.answer.startswith(NO_MODEL_NOTICE_ZH)
+
+
+def test_answers_are_timed(corpus_index, fake_llm):
+    _, final = run(corpus_index, chat_settings(corpus_index, fake_llm, "chat"))
+    t = final.timings
+    assert 0 < t.retrieval_ms <= t.first_token_ms <= t.total_ms
+    _, passages = run(corpus_index, corpus_index.settings.updated(llm=""))
+    assert passages.timings.retrieval_ms > 0 and passages.timings.first_token_ms == 0
+
+
+def test_sources_carry_one_relevance_in_rank_order(corpus_index):
+    _, final = run(corpus_index, corpus_index.settings.updated(llm="", top_k=8))
+    figures = [s.relevance for s in final.sources]
+    assert figures == sorted(figures, reverse=True) and all(0 < f < 1 for f in figures)
+    dense = corpus_index.settings.updated(llm="", top_k=8, search_mode="dense")
+    from retrieval.search import Retriever
+
+    _, dense_final = run(Retriever(dense, corpus_index.store, corpus_index.embedder), dense)
+    dense_figures = [s.relevance for s in dense_final.sources]
+    assert dense_figures == sorted(dense_figures, reverse=True)
