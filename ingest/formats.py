@@ -1,0 +1,192 @@
+"""Readers for the formats teams keep besides markdown: text, HTML, PDF, DOCX, reStructuredText.
+
+Each turns a file into markdown whose headings survive, so heading-aware chunking still works:
+- HTML: scripts, styles, forms and inline images dropped (BeautifulSoup), the rest converted
+  by markdownify with ATX headings;
+- DOCX: mammoth maps Word's Heading styles to <h1>..<h6>, then as HTML;
+- PDF: pypdf, text per page with the font size of each run; lines set clearly larger than the
+  body text become headings (largest first), and every page starts with a page marker that
+  chunking turns into the chunk's page numbers;
+- reStructuredText: section titles (a line underlined with = - ~ ...) become headings.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import statistics
+import zipfile
+from collections import Counter
+
+from ingest.readers import DocError, Reader, decode
+
+PAGE_MARK = "<!-- page {n} -->"
+PAGE_MARK_RE = re.compile(r"<!-- page (\d+) -->\n?")
+MAX_PAGES = 2_000
+MAX_DOCX_UNZIPPED = 200_000_000  # bytes: a zip bomb is refused before it is inflated
+
+
+class TextReader(Reader):
+    """Plain text is markdown without markup; kept as written."""
+
+    def read(self, data: bytes) -> str:
+        return decode(data)
+
+
+class HtmlReader(Reader):
+    def read(self, data: bytes) -> str:
+        return html_to_markdown(decode(data))
+
+
+def html_to_markdown(html: str) -> str:
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "iframe", "form", "svg"]):
+        tag.decompose()
+    for image in soup.find_all("img"):
+        alt = image.get("alt") or ""
+        image.replace_with(alt)  # inline images (data: URIs of megabytes) never reach the text
+    body = soup.body or soup
+    text = markdownify(str(body), heading_style="ATX", bullets="-", strip=["a"])
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+class DocxReader(Reader):
+    def read(self, data: bytes) -> str:
+        import mammoth
+
+        check_zip(data, "DOCX")
+        try:
+            result = mammoth.convert_to_html(io.BytesIO(data))
+        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise DocError(f"not a readable DOCX file ({exc})") from None
+        return html_to_markdown(result.value)
+
+
+def check_zip(data: bytes, kind: str) -> None:
+    """A DOCX is a zip: refuse one that is not, or that would inflate past the limit."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise DocError(f"not a {kind} file (not a zip archive)") from None
+    if inflated > MAX_DOCX_UNZIPPED:
+        raise DocError(f"{kind} would inflate to {inflated / 1e6:.0f} MB: refused (zip bomb?)")
+
+
+class PdfReader(Reader):
+    def read(self, data: bytes) -> str:
+        from pypdf import PdfReader as Pdf
+        from pypdf.errors import PdfReadError
+
+        try:
+            pdf = Pdf(io.BytesIO(data))
+            if pdf.is_encrypted:
+                raise DocError("encrypted PDF: save an unprotected copy to ingest it")
+            if len(pdf.pages) > MAX_PAGES:
+                raise DocError(f"PDF has {len(pdf.pages)} pages (limit {MAX_PAGES})")
+            pages = [page_lines(page) for page in pdf.pages]
+        except DocError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+            raise DocError(f"damaged or truncated PDF ({type(exc).__name__}: {exc})") from None
+        if not any(text.strip() for lines in pages for text, _ in lines):
+            raise DocError("scanned PDF with no text layer (OCR it first)")
+        return pdf_markdown(pages)
+
+
+def page_lines(page) -> list[tuple[str, float]]:
+    """The page's lines, each with the largest font size used on it."""
+    runs: list[tuple[str, float]] = []
+
+    def visit(text, cm, tm, font_dict, font_size) -> None:
+        scale = (tm[0] ** 2 + tm[1] ** 2) ** 0.5 * (cm[0] ** 2 + cm[1] ** 2) ** 0.5
+        runs.append((text, float(font_size) * (scale or 1.0)))
+
+    page.extract_text(visitor_text=visit)
+    lines: list[tuple[str, float]] = []
+    current, size = "", 0.0
+    for text, run_size in runs:
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                lines.append((current, size))
+                current, size = "", 0.0
+            if part.strip():
+                current += part
+                size = max(size, run_size)
+    lines.append((current, size))
+    return [(" ".join(t.split()), s) for t, s in lines if t.strip()]
+
+
+def pdf_markdown(pages: list[list[tuple[str, float]]]) -> str:
+    """Lines set larger than the body (by 15%+, short, not ending a sentence) become headings,
+    one level per distinct size, largest first; each page starts with its marker."""
+    sizes = Counter(round(s, 1) for lines in pages for text, s in lines for _ in text.split())
+    body = sizes.most_common(1)[0][0] if sizes else 0.0
+    big = sorted({round(s, 1) for lines in pages for t, s in lines if _is_heading(t, s, body)},
+                 reverse=True)  # fmt: skip
+    level = {size: min(i + 1, 6) for i, size in enumerate(big)}
+    out: list[str] = []
+    for number, lines in enumerate(pages, 1):
+        out.append(PAGE_MARK.format(n=number))
+        for text, size in lines:
+            if _is_heading(text, size, body):
+                out += ["", f"{'#' * level[round(size, 1)]} {text}", ""]
+            else:
+                out.append(text)
+    return "\n".join(out).strip() + "\n"
+
+
+def _is_heading(text: str, size: float, body: float) -> bool:
+    return size >= body * 1.15 and len(text) <= 120 and not text.rstrip().endswith((".", ","))
+
+
+class RstReader(Reader):
+    """reStructuredText section titles (text over a line of one repeated punctuation mark)
+    become markdown headings, levels in the order the marks first appear."""
+
+    UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
+
+    def read(self, data: bytes) -> str:
+        lines = decode(data).splitlines()
+        marks: list[str] = []
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            below = lines[i + 1] if i + 1 < len(lines) else ""
+            if line.strip() and self.UNDERLINE.match(below) and len(below.strip()) >= len(line.strip()):
+                mark = below.strip()[0]
+                if mark not in marks:
+                    marks.append(mark)
+                out.append(f"{'#' * min(marks.index(mark) + 1, 6)} {line.strip()}")
+                i += 2
+                continue
+            out.append(line)
+            i += 1
+        return "\n".join(out) + "\n"
+
+
+def page_of(markdown: str, passage: str) -> str:
+    """The page numbers a passage of a converted PDF spans ('3' or '3-4'; '' for others)."""
+    if "<!-- page " not in markdown:
+        return ""
+    start = markdown.find(passage.strip()[:60])
+    if start < 0:
+        return ""
+    before = [int(n) for n in PAGE_MARK_RE.findall(markdown[:start])]
+    inside = [int(n) for n in PAGE_MARK_RE.findall(passage)]
+    first = before[-1] if before else (inside[0] if inside else 1)
+    last = inside[-1] if inside else first
+    return str(first) if last == first else f"{first}-{last}"
+
+
+def strip_page_marks(text: str) -> str:
+    return PAGE_MARK_RE.sub("", text)
+
+
+def median_or_zero(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
