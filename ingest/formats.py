@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import statistics
 import zipfile
 from collections import Counter
 
@@ -158,11 +157,12 @@ class RstReader(Reader):
         while i < len(lines):
             line = lines[i]
             below = lines[i + 1] if i + 1 < len(lines) else ""
-            if line.strip() and self.UNDERLINE.match(below) and len(below.strip()) >= len(line.strip()):
+            title = line.strip()
+            if title and self.UNDERLINE.match(below) and len(below.strip()) >= len(title):
                 mark = below.strip()[0]
                 if mark not in marks:
                     marks.append(mark)
-                out.append(f"{'#' * min(marks.index(mark) + 1, 6)} {line.strip()}")
+                out.append(f"{'#' * min(marks.index(mark) + 1, 6)} {title}")
                 i += 2
                 continue
             out.append(line)
@@ -186,7 +186,3 @@ def page_of(markdown: str, passage: str) -> str:
 
 def strip_page_marks(text: str) -> str:
     return PAGE_MARK_RE.sub("", text)
-
-
-def median_or_zero(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0

@@ -8,9 +8,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.access import AccessRules
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
@@ -19,6 +20,7 @@ from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
 from retrieval.types import Chunk, FailedFile, IngestReport
+from retrieval.users import load_users
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]
@@ -48,7 +50,8 @@ def exclusive_ingest(settings: Settings) -> Iterator[None]:
 class DocFile:
     path: str  # relative to the docs folder, '/'-separated
     text: str
-    hash: str
+    hash: str  # of the bytes and the groups: a change of either re-splits (never re-embeds)
+    groups: tuple[str, ...] = ("*",)
 
 
 def chunking_signature(settings: Settings) -> str:
@@ -61,8 +64,10 @@ def chunking_signature(settings: Settings) -> str:
     )
 
 
-def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
-    """Read and validate one markdown file."""
+def read_doc(
+    path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",)
+) -> DocFile:
+    """Read and validate one document (any format with a reader) as markdown."""
     rel = path.relative_to(root).as_posix()
     resolved = path.resolve()
     if not resolved.is_relative_to(root.resolve()):
@@ -79,11 +84,17 @@ def read_doc(path: Path, root: Path, max_bytes: int) -> DocFile:
     text = reader_for(path).read(data)
     if not text.strip():
         raise DocError("empty file")
-    return DocFile(rel, text, hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data)
+    if groups != ("*",):
+        digest.update(("\x00groups:" + ",".join(groups)).encode())
+    return DocFile(rel, text, digest.hexdigest(), groups)
 
 
-def find_documents(root: Path) -> tuple[list[Path], list[FailedFile]]:
-    """Markdown files under root (sorted), plus symlinked folders that were refused."""
+def find_documents(
+    root: Path, extensions: list[str] | None = None
+) -> tuple[list[Path], list[FailedFile]]:
+    """Documents under root (sorted) of the types read, plus symlinked folders refused."""
+    wanted = {e.lower() for e in extensions or READERS} & set(READERS)
     files: list[Path] = []
     refused: list[FailedFile] = []
     for folder, dirs, names in os.walk(root, followlinks=False):
@@ -92,7 +103,7 @@ def find_documents(root: Path) -> tuple[list[Path], list[FailedFile]]:
             if (base / name).is_symlink():  # never followed: loops and escapes are reported
                 rel = (base / name).relative_to(root).as_posix()
                 refused.append(FailedFile(rel, "symlinked folder not followed"))
-        files += [base / n for n in names if Path(n).suffix.lower() in READERS]
+        files += [base / n for n in names if Path(n).suffix.lower() in wanted]
     return sorted(files), refused
 
 
@@ -101,20 +112,37 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 
 def scan(
-    root: Path, max_bytes: int, progress: Progress = _quiet
+    root: Path,
+    max_bytes: int,
+    progress: Progress = _quiet,
+    extensions: list[str] | None = None,
+    rules: AccessRules | None = None,
 ) -> tuple[list[DocFile], list[FailedFile]]:
-    """Read every markdown file; failures are collected, never raised."""
+    """Read every document with its groups; failures (and broken `.access` files) are
+    collected, never raised."""
     if not root.is_dir():
-        raise DocError(f"docs folder not found: {root}")
-    paths, failed = find_documents(root)
+        raise DocError(f"docs folder not found: {root} (nothing was changed)")
+    rules = rules or AccessRules(root)
+    paths, failed = find_documents(root, extensions)
     docs = []
     for done, path in enumerate(paths, 1):
+        rel = path.relative_to(root).as_posix()
         try:
-            docs.append(read_doc(path, root, max_bytes))
+            docs.append(read_doc(path, root, max_bytes, rules.groups_for(rel)))
         except DocError as exc:
-            failed.append(FailedFile(path.relative_to(root).as_posix(), str(exc)))
+            failed.append(FailedFile(rel, str(exc)))
+        except Exception as exc:  # a converter's own bug on one file: report it, go on
+            failed.append(FailedFile(rel, f"could not be converted ({type(exc).__name__}: {exc})"))
         progress("files", done, len(paths))
+    failed += [FailedFile(p.split(" ")[0], p) for p in dict.fromkeys(rules.problems)]
     return docs, failed
+
+
+def access_rules(settings: Settings) -> AccessRules:
+    """The folders' groups; known groups are the settings' and the users file's."""
+    known = set(settings.known_groups)
+    known |= {g for a in load_users(settings.users_path()).accounts.values() for g in a.user.groups}
+    return AccessRules(Path(settings.docs_dir), settings.access, frozenset(known))
 
 
 def embed_missing(
@@ -150,6 +178,8 @@ def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> ChunkRow:
         vector=vector,
         search_text=chunk.embed_text,
         lang=chunk.lang,
+        pages=chunk.pages,
+        groups=chunk.groups,
     )
 
 
@@ -159,18 +189,31 @@ def ingest(
     embedder: Embedder,
     rebuild: bool = False,
     progress: Progress = _quiet,
+    allow_mass_delete: bool = False,
 ) -> IngestReport:
-    """Bring the index in line with the docs folder; a no-op when nothing changed."""
+    """Bring the index in line with the docs folder; a no-op when nothing changed. A change
+    that would remove more than `max_delete_share` of the documents stops (an unmounted share
+    looks like an empty folder) unless `allow_mass_delete`."""
     with exclusive_ingest(settings):
-        return _ingest(settings, store, embedder, rebuild, progress)
+        return _ingest(settings, store, embedder, rebuild, progress, allow_mass_delete)
+
+
+class MassDeleteError(UserError):
+    """A sync would remove most of the index; nothing was changed."""
 
 
 def _ingest(
-    settings: Settings, store: Store, embedder: Embedder, rebuild: bool, progress: Progress
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    rebuild: bool,
+    progress: Progress,
+    allow_mass_delete: bool = False,
 ) -> IngestReport:
     started = time.perf_counter()
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
-    docs, failed = scan(Path(settings.docs_dir), int(settings.max_file_mb * 1e6), progress)
+    root, limit = Path(settings.docs_dir), int(settings.max_file_mb * 1e6)
+    docs, failed = scan(root, limit, progress, settings.doc_extensions, access_rules(settings))
     signature = chunking_signature(settings)
     full = info is None or info.chunking != signature or info.schema != SCHEMA_VERSION
     if not full:
@@ -183,6 +226,8 @@ def _ingest(
         full,
         _due_for_rebuild(info, settings),
     )
+    if not allow_mass_delete:
+        _refuse_mass_delete(len(plan.remove), len(entries), settings)
     report = IngestReport(
         docs_added=len(plan.add),
         docs_updated=len(plan.update),
@@ -229,6 +274,16 @@ def _execute(
     return len(vectors) - len(known)
 
 
+def _refuse_mass_delete(removing: int, indexed: int, settings: Settings) -> None:
+    if indexed >= 4 and removing > settings.max_delete_share * indexed:
+        raise MassDeleteError(
+            f"this sync would remove {removing} of {indexed} documents (more than "
+            f"{settings.max_delete_share:.0%}): is the docs folder {settings.docs_dir} "
+            "unmounted or emptied by mistake? Nothing was changed; run with "
+            "--allow-mass-delete if it is meant"
+        )
+
+
 def _languages(rows: list[ChunkRow], known: tuple[str, ...] = ()) -> str:
     """The languages an index version holds, for searching each one apart."""
     return ",".join(sorted(set(known) | {row.lang for row in rows}))
@@ -268,6 +323,7 @@ def _split_all(docs: list[DocFile], settings: Settings, progress: Progress) -> l
     }
     chunks: list[Chunk] = []
     for done, doc in enumerate(docs, 1):
-        chunks += split_markdown(doc.text, doc.path, settings.split_mode, **sizes)
+        pieces = split_markdown(doc.text, doc.path, settings.split_mode, **sizes)
+        chunks += [replace(c, groups=doc.groups) for c in pieces]
         progress("chunks", done, len(docs))
     return chunks

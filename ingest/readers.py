@@ -44,6 +44,19 @@ class MarkdownReader(Reader):
 READERS: dict[str, Reader] = {".md": MarkdownReader(), ".markdown": MarkdownReader()}
 
 
+def _more_formats() -> None:
+    """The other formats (ingest/formats.py), registered by suffix."""
+    from ingest import formats
+
+    html = formats.HtmlReader()
+    READERS.update({".txt": formats.TextReader(), ".html": html, ".htm": html,
+                    ".pdf": formats.PdfReader(), ".docx": formats.DocxReader(),
+                    ".rst": formats.RstReader()})  # fmt: skip
+
+
+_more_formats()
+
+
 def reader_for(path: Path) -> Reader:
     """The reader of a file's type (by suffix, case-insensitive)."""
     try:

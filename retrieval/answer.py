@@ -21,6 +21,7 @@ from prompts.templates import (
     fence,
     no_model_notice,
 )
+from retrieval.access import ALL, Access
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
 from retrieval.refusal import should_refuse
 from retrieval.search import Retriever
@@ -55,6 +56,7 @@ class Source:
     relevance: float  # 0..1 in rank order (see retrieval.search.relevance)
     text: str
     cited: bool = False
+    pages: str = ""  # where in a PDF the passage is ('3' or '3-4')
 
     def as_dict(self) -> dict[str, object]:
         return {"n": self.n, "doc": self.doc, "heading": self.heading,
@@ -165,7 +167,10 @@ def standalone_query(
 
 
 def number_sources(hits: Sequence[Hit]) -> list[Source]:
-    return [Source(i, h.doc, h.heading, h.relevance, h.text) for i, h in enumerate(hits, 1)]
+    return [
+        Source(i, h.doc, h.heading, h.relevance, h.text, pages=h.pages)
+        for i, h in enumerate(hits, 1)
+    ]
 
 
 def build_messages(
@@ -243,6 +248,7 @@ def answer_question(
     chat: ChatClient | None,
     settings: Settings,
     k: int | None = None,
+    access: Access = ALL,
 ) -> Iterator[Found | Delta | Answer]:
     """Stream the answer to a question: `Found` once the passages are chosen (when a model
     will write the answer), its `Delta`s, and always last one `Answer`."""
@@ -253,7 +259,7 @@ def answer_question(
         return
     model, lang = (chat.name if chat else ""), language(question)
     query = standalone_query(question, history, chat, settings)
-    found = retriever.retrieve(query, k or settings.top_k)
+    found = retriever.retrieve(query, k or settings.top_k, access)
     clock = Clock(started, retrieved=time.perf_counter())
     if should_refuse(found, settings):
         refused = Answer(cannot_answer(lang), model=model, query=query, status="refused")

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from retrieval.access import ALL, Access
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
     E5_OFFLINE,
@@ -157,19 +158,19 @@ class Retriever:
         self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
 
-    def retrieve(self, query: str, k: int | None = None) -> Retrieval:
+    def retrieve(self, query: str, k: int | None = None, access: Access = ALL) -> Retrieval:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
-        search of one retrieval reads the same index version."""
+        search of one retrieval reads the same index version, and only what `access` may."""
         k = k or self.settings.top_k
         vector = self.embedder.embed_queries([query])[0].tolist()
         try:
-            return self._retrieve(query, k, vector)
+            return self._retrieve(query, k, vector, access)
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
-            return self._retrieve(query, k, vector)
+            return self._retrieve(query, k, vector, access)
 
-    def _retrieve(self, query: str, k: int, vector: list[float]) -> Retrieval:
-        at = self.store.snapshot()  # one round trip: the version, its facts, its model
+    def _retrieve(self, query: str, k: int, vector: list[float], access: Access) -> Retrieval:
+        at = self.store.snapshot(access)  # one round trip: the version, its facts, its model
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
         partitions = self._dense_rankings(query, vector, pool, info, at)
@@ -214,9 +215,9 @@ class Retriever:
         rankings = [*partitions, lexical] if lexical else partitions
         return fuse(rankings, s.rrf_k, weights + ([s.lexical_weight] if lexical else []))
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, access: Access = ALL) -> list[Hit]:
         """The k best passages for the query."""
-        return self.retrieve(query, k).hits
+        return self.retrieve(query, k, access).hits
 
     def close(self) -> None:
         self.store.close()

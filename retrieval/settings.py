@@ -145,6 +145,28 @@ class Settings(BaseSettings):
         description="Never merge a question-headed section (an FAQ entry) with its neighbours.",
     )
     max_file_mb: float = Field(5.0, gt=0, description="Files larger than this are skipped.")
+    doc_extensions: list[str] = Field(
+        default_factory=lambda: [".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx",
+                                 ".rst"],  # fmt: skip
+        description="File types ingested (JSON list of suffixes).",
+    )
+    access: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Folder -> groups that may read it (JSON, e.g. {\"hr\": [\"hr\"]}); an "
+        "`.access` file in the folder wins; none up the tree means everyone.",
+    )
+    known_groups: list[str] = Field(
+        default_factory=list,
+        description="Groups that exist (besides those in the users file): an `.access` file "
+        "naming another closes its folder to all but admins.",
+    )
+    max_delete_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A sync that would remove more than this share of the documents stops "
+        "(an unmounted share must not empty the index) unless --allow-mass-delete.",
+    )
     full_rebuild_every: int = Field(
         10,
         ge=0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from retrieval.access import ALL, Access
 from retrieval.store import Section, Store
 
 
@@ -35,6 +36,10 @@ def in_document_order(section: Section, text: str | None) -> Section:
     return replace(section, passages=sorted(section.passages, key=position))
 
 
-def open_section(store: Store, docs_dir: Path, doc: str, heading: str | None) -> Section:
-    """A source's section (heading None: the whole document), in reading order."""
-    return in_document_order(store.section(doc, heading), read_document(docs_dir, doc))
+def open_section(
+    store: Store, docs_dir: Path, doc: str, heading: str | None, access: Access = ALL
+) -> Section:
+    """A source's section (heading None: the whole document), in reading order, as far as
+    `access` may read it (the document's file is only read to order what it may see)."""
+    section = store.section(doc, heading, access)
+    return in_document_order(section, read_document(docs_dir, doc) if section.passages else None)

@@ -19,6 +19,8 @@ class Chunk:
     heading: str  # heading path, e.g. "Install > Linux > Troubleshooting"
     text: str  # the passage as written in the document
     lang: str = "en"  # the document's language ('zh' or 'en'): its partition of the index
+    pages: str = ""  # page numbers in a converted PDF ('3' or '3-4'), else ''
+    groups: tuple[str, ...] = ("*",)  # who may read it (see retrieval.access)
 
     @property
     def embed_text(self) -> str:
@@ -32,8 +34,11 @@ class Chunk:
 
     @property
     def id(self) -> str:
-        """Primary key: content hash of where the chunk lives and what it says."""
-        return sha256(f"{self.doc}\x00{self.embed_text}")
+        """Primary key: content hash of where the chunk lives, who may read it (a change of
+        groups makes new rows, swapped in atomically) and what it says."""
+        if self.groups == ("*",):
+            return sha256(f"{self.doc}\x00{self.embed_text}")
+        return sha256(f"{self.doc}\x00{','.join(self.groups)}\x00{self.embed_text}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Hit:
     rerank_score: float | None = None  # set when a reranker ordered the hits
     lexical_score: float | None = None  # the BM25 score, on hits found by full-text search
     relevance: float = 0.0  # 0..1, in the order of the final ranking: the figure users see
+    pages: str = ""  # page numbers of a PDF passage
 
     @property
     def embed_text(self) -> str:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from retrieval.access import ALL, Access
 from retrieval.store.live import LiveIndex
 from retrieval.store.schema import PAGE_LIMIT, ROW_FIELDS, ChunkRow, visible
 from retrieval.types import Hit
@@ -49,11 +50,14 @@ class Catalog(LiveIndex):
         for row in self.rows(["id", "doc", "heading", "text"]):
             yield Hit(row["doc"], row["heading"], row["text"], 0.0, chunk_id=row["id"])
 
-    def section(self, doc: str, heading: str | None = None) -> Section:
-        """A section's passages (every passage of the document when heading is None)."""
+    def section(self, doc: str, heading: str | None = None, access: Access = ALL) -> Section:
+        """A section's passages (every passage of the document when heading is None), only
+        those `access` may read."""
         where = f"doc == {json.dumps(doc)}"
         if heading is not None:
             where += f" and heading == {json.dumps(heading)}"
+        if restriction := self._restriction(access):
+            where += f" and {restriction}"
         rows = list(self.rows(["id", "doc", "heading", "text", "added"], where))
         passages = [Hit(r["doc"], r["heading"], r["text"], 0.0, chunk_id=r["id"]) for r in rows]
         live = self._live()
@@ -61,6 +65,22 @@ class Catalog(LiveIndex):
         added = max((int(r["added"]) for r in rows), default=0)
         stamp = props.get(f"rag.stamp.{added}") or props.get("rag.ingested_at", "")
         return Section(doc, heading or "", passages, stamp)
+
+    def counts(self, access: Access = ALL) -> tuple[int, int]:
+        """(documents, chunks) that `access` may read in the live version."""
+        restriction = self._restriction(access)
+        if not restriction:
+            info = self.info()
+            return (info.docs, info.chunks) if info else (0, 0)
+        docs = {row["doc"] for row in self.rows(["doc"], restriction)}
+        chunks = sum(1 for _ in self.rows(["id"], restriction))
+        return len(docs), chunks
+
+    def _restriction(self, access: Access) -> str:
+        info = self.info()
+        if info is None or int(info.schema or 0) < 5:
+            return ""  # an index from before groups: everything in it is open to all
+        return access.condition()
 
     def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
         """The stored rows of these documents, as they are (for a rebuild that keeps them)."""

@@ -12,11 +12,13 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from retrieval.store.connect import StoreError
 
-SCHEMA_VERSION = "4"  # 2: search_text + BM25; 3: added/removed versions; 4: lang
+SCHEMA_VERSION = "5"  # 2: search_text + BM25; 3: added/removed versions; 4: lang; 5: pages, groups
 NEVER = 2**62  # `removed` of a row that is still live
 TEXT_MAX_BYTES = 65_535
 PAGE_LIMIT = 10_000
-OUTPUT_FIELDS = ["id", "doc", "heading", "text"]
+OUTPUT_FIELDS = ["id", "doc", "heading", "text", "pages"]
+OUTPUT_FIELDS_V4 = ["id", "doc", "heading", "text"]  # an index built before pages existed
+MAX_GROUPS = 64
 
 # BM25 tokenizer: jieba segments Chinese and splits other text on spaces and punctuation.
 _ENGLISH_STOP = (
@@ -49,14 +51,17 @@ class ChunkRow:
     vector: list[float]
     search_text: str  # feeds the BM25 full-text index
     lang: str
+    pages: str = ""
+    groups: tuple[str, ...] = ("*",)
 
     def entity(self, added: int) -> dict:
         """The row as Milvus stores it, live from version `added` on."""
-        return {**asdict(self), "added": added, "removed": NEVER}
+        return {**asdict(self), "groups": list(self.groups), "added": added, "removed": NEVER}
 
     @classmethod
     def from_entity(cls, row: dict) -> ChunkRow:
-        return cls(**{name: row[name] for name in ROW_NAMES})
+        values = {name: row[name] for name in ROW_NAMES}
+        return cls(**{**values, "groups": tuple(values["groups"])})
 
 
 ROW_NAMES = [f.name for f in fields(ChunkRow)]
@@ -116,6 +121,14 @@ def create_collection(
     schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
     schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
     schema.add_field("lang", DataType.VARCHAR, max_length=8)
+    schema.add_field("pages", DataType.VARCHAR, max_length=32)
+    schema.add_field(
+        "groups",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=MAX_GROUPS,
+        max_length=72,
+    )
     schema.add_field("added", DataType.INT64)
     schema.add_field("removed", DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 
 from pymilvus.exceptions import MilvusException
 
+from retrieval.access import ALL, Access
 from retrieval.store.connect import StoreError
 from retrieval.store.live import LiveIndex
-from retrieval.store.schema import OUTPUT_FIELDS, IndexInfo, visible
+from retrieval.store.schema import OUTPUT_FIELDS, OUTPUT_FIELDS_V4, IndexInfo, visible
 from retrieval.types import Hit
 
 
@@ -18,17 +19,21 @@ class Snapshot:
     """One version of the index, pinned: every search given it sees exactly that version."""
 
     collection: str
-    condition: str
+    condition: str  # the version's visible rows, and the rows the asking user may read
     info: IndexInfo
+    fields: tuple[str, ...] = tuple(OUTPUT_FIELDS)
 
 
 class Search(LiveIndex):
     """The query side of the store."""
 
-    def snapshot(self) -> Snapshot:
-        """The live version now; pass it to several searches so they agree on the version."""
+    def snapshot(self, access: Access = ALL) -> Snapshot:
+        """The live version now, as `access` may see it; pass it to several searches so they
+        agree on the version and on what is visible."""
         name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
-        return Snapshot(name, visible(props), IndexInfo.from_properties(name, props))
+        info = IndexInfo.from_properties(name, props)
+        condition, fields = scope(props, info, access)
+        return Snapshot(name, condition, info, fields)
 
     def forget_loaded(self) -> None:
         """After a failed search: another process may have switched the alias and dropped
@@ -77,12 +82,12 @@ class Search(LiveIndex):
 
     def _dense(self, at: Snapshot, vector: list[float], k: int, lang: str) -> list[Hit]:
         where = f'lang == "{plain(lang)}"' if lang else ""
-        rows = self._query(at, vector, "vector", k, self._dense_params(k), OUTPUT_FIELDS, where)
+        rows = self._query(at, vector, "vector", k, self._dense_params(k), list(at.fields), where)
         return [to_hit(row) for row in rows]
 
     def _lexical(self, at: Snapshot, text: str, k: int, vector: list[float]) -> list[Hit]:
         params = {"metric_type": "BM25"}
-        rows = self._query(at, text, "sparse", k, params, [*OUTPUT_FIELDS, "vector"])
+        rows = self._query(at, text, "sparse", k, params, [*at.fields, "vector"])
         return [
             # Milvus Lite reports BM25 as a negative distance, a server as a positive score
             replace(to_hit(row, cosine_to=vector), lexical_score=abs(float(row["distance"])))
@@ -93,6 +98,18 @@ class Search(LiveIndex):
         if self.index_type == "HNSW":
             return {"metric_type": "IP", "params": {"ef": max(self.hnsw_ef, k)}}
         return {"metric_type": "IP"}
+
+
+def scope(props: dict[str, str], info: IndexInfo, access: Access) -> tuple[str, tuple[str, ...]]:
+    """The filter and output fields for a version: its visible rows and, on an index that
+    stores groups (schema 5+), only those `access` may read. An older index predates groups:
+    everything in it was open to all."""
+    condition, fields = visible(props), tuple(OUTPUT_FIELDS)
+    if int(info.schema or 0) < 5:
+        return condition, tuple(OUTPUT_FIELDS_V4)
+    if restriction := access.condition():
+        condition = f"({condition}) and {restriction}"
+    return condition, fields
 
 
 def plain(value: str) -> str:
@@ -114,4 +131,5 @@ def to_hit(row: dict, cosine_to: list[float] | None = None) -> Hit:
         text=entity["text"],
         score=score,
         chunk_id=str(row.get("id", entity.get("id", ""))),
+        pages=entity.get("pages") or "",
     )
