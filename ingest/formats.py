@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections import Counter
 
-from ingest.readers import DocError, Reader, decode
+from ingest.reader_base import DocError, Reader, decode
 
 PAGE_MARK = "<!-- page {n} -->"
 PAGE_MARK_RE = re.compile(r"<!-- page (\d+) -->\n?")

@@ -1,39 +1,18 @@
 """A reader per file type: bytes of a document -> markdown text, or a DocError saying why not.
 
-Markdown is read as it is; HTML, PDF and DOCX readers plug in here (one class each, listed in
-READERS by suffix), and everything after them (splitting, embedding) sees markdown only.
+Markdown is read as it is; text, HTML, PDF, DOCX and reStructuredText readers live in
+formats.py (one class each, listed in READERS by suffix), and everything after them
+(splitting, embedding) sees markdown only.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from pathlib import Path
 
+from ingest import formats
+from ingest.reader_base import DocError, Reader, decode
 
-class DocError(ValueError):
-    """A document that cannot be ingested; reported and skipped."""
-
-
-class Reader(ABC):
-    """Turns one file type into markdown."""
-
-    @abstractmethod
-    def read(self, data: bytes) -> str:
-        """The document as markdown; raise DocError for a file that cannot be read."""
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (BOM allowed) or BOM-marked UTF-16; anything else is refused."""
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and b"\x00" in data:
-        raise DocError("binary file (contains NUL bytes)")
-    encoding = "utf-16" if utf16 else "utf-8"
-    try:
-        return data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocError(
-            f"not valid {encoding.upper()} (byte {exc.start}); re-save as UTF-8"
-        ) from None
+__all__ = ["READERS", "DocError", "Reader", "decode", "reader_for"]
 
 
 class MarkdownReader(Reader):
@@ -41,20 +20,17 @@ class MarkdownReader(Reader):
         return decode(data)
 
 
-READERS: dict[str, Reader] = {".md": MarkdownReader(), ".markdown": MarkdownReader()}
-
-
-def _more_formats() -> None:
-    """The other formats (ingest/formats.py), registered by suffix."""
-    from ingest import formats
-
-    html = formats.HtmlReader()
-    READERS.update({".txt": formats.TextReader(), ".html": html, ".htm": html,
-                    ".pdf": formats.PdfReader(), ".docx": formats.DocxReader(),
-                    ".rst": formats.RstReader()})  # fmt: skip
-
-
-_more_formats()
+_HTML = formats.HtmlReader()
+READERS: dict[str, Reader] = {
+    ".md": MarkdownReader(),
+    ".markdown": MarkdownReader(),
+    ".txt": formats.TextReader(),
+    ".html": _HTML,
+    ".htm": _HTML,
+    ".pdf": formats.PdfReader(),
+    ".docx": formats.DocxReader(),
+    ".rst": formats.RstReader(),
+}
 
 
 def reader_for(path: Path) -> Reader:
