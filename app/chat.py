@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import services, views
 from app.i18n import t
+from retrieval.access import ALL, Access
 from retrieval.answer import Answer, Source, Turn, answer_question
 from retrieval.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
 from retrieval.errors import UserError
@@ -29,6 +30,11 @@ class Page:
     user: User
     back: services.Backend
     chats: ChatStore | None
+
+    @property
+    def access(self) -> Access:
+        """What this user's searches may read: admins everything, others their groups."""
+        return ALL if self.user.admin else Access.of(self.user.groups)
 
     def save(self, action, *args):
         """Run a chat-store action; on failure say so once and go on without saving."""
@@ -135,7 +141,10 @@ def ask(page: Page, question: str, model: str, k: int, replaces: int | None = No
         if chat is not None:
             st.button(t("stop"), icon=":material/stop_circle:", key="stop")
         try:
-            events = answer_question(question, history, page.back.retriever, chat, page.settings, k)
+            retriever = page.back.retriever
+            events = answer_question(
+                question, history, retriever, chat, page.settings, k, page.access
+            )
             answer = views.stream_answer(events, progress)
         except UserError as exc:
             answer = Answer("", status="error", error=str(exc))
@@ -164,7 +173,7 @@ def show_source(page: Page, source: Source) -> None:
     st.markdown(f"**{views.plain(source.doc)}** › {views.plain(heading)}")
     try:
         store, docs = page.back.retriever.store, page.settings.docs_dir
-        section = open_section(store, docs, source.doc, source.heading)
+        section = open_section(store, docs, source.doc, source.heading, page.access)
     except Exception as exc:  # the index may be rebuilding; say so, never a traceback
         st.error(views.friendly(f"cannot open the section ({exc})"))
         return

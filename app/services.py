@@ -107,3 +107,17 @@ def admin_password_ok(settings: Settings, password: str) -> bool:
         return False
     expected = settings.admin_password.get_secret_value()
     return hmac.compare_digest(password.encode(), expected.encode())
+
+
+def visible_counts(back: Backend, access, version: int) -> tuple[int, int]:
+    """(documents, chunks) this user may read: the index's own counts for admins, counted
+    inside Milvus with the user's filter for others (cached per groups and version)."""
+    if access.groups is None:
+        info = back.status()
+        return (info.docs, info.chunks) if info else (0, 0)
+    return _visible_counts(back.uri, access.key, version, _back=back, _access=access)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=256)
+def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[int, int]:
+    return _back.retriever.store.counts(_access)

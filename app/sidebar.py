@@ -96,9 +96,12 @@ def index_status(page: Page) -> None:
         st.caption(t("index_empty"))
         return
     where = page.back.retriever.store.location.label
-    line = t("index_line", docs=info.docs, chunks=info.chunks, model=info.embedding_model,
+    docs, chunks = services.visible_counts(page.back, page.access, info.version)
+    line = t("index_line", docs=docs, chunks=chunks, model=info.embedding_model,
              at=info.ingested_at, where=where)  # fmt: skip
     st.caption(line)
+    if page.user.admin:
+        sync_status(page)
 
 
 def reingest_panel(page: Page) -> None:

@@ -26,7 +26,8 @@ def plain(text: str) -> str:
 
 def source_label(source: Source) -> str:
     heading = source.heading or "(top of document)"
-    return f"[{source.n}] {source.doc} › {heading} · {t('relevance')} {source.relevance:.2f}"
+    page = f" · {t('page')} {source.pages}" if source.pages else ""
+    return f"[{source.n}] {source.doc} › {heading}{page} · {t('relevance')} {source.relevance:.2f}"
 
 
 def render_sources(sources: list[Source], on_open: Callable[[Source], None], key: str) -> None:

@@ -1,18 +1,23 @@
-"""`python -m ingest [DOCS_DIR] [--db URI] [--json] [--rebuild]`: bring the index up to date."""
+"""`python -m ingest [DOCS_DIR] [--db URI] [--json] [--rebuild]`: bring the index up to date;
+`--watch` and/or `--every 15m` keep it so (see ingest/watch.py)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 
 from tqdm import tqdm
 
 from ingest.pipeline import ingest
+from ingest.watch import Watcher, parse_every
 from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
 from retrieval.store import Store
+from retrieval.syncstatus import SyncStatus, now, write_status
 from retrieval.types import IngestReport
 
 
@@ -54,7 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-embed everything (e.g. after changing the embedding model)",
     )
+    parser.add_argument(
+        "--watch", action="store_true", help="follow the folder and sync on changes"
+    )
+    parser.add_argument("--every", help="also re-scan on a schedule, e.g. 15m (network drives)")
+    parser.add_argument(
+        "--debounce", type=float, default=1.0, help="seconds of quiet before a sync"
+    )
+    parser.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow a sync to remove more than RAG_MAX_DELETE_SHARE of the documents",
+    )
     args = parser.parse_args(argv)
+    if args.watch or args.every:
+        return watch_main(args)
     mode = args.progress or ("none" if args.json else "bar")
     bars = Bars() if mode == "bar" else None
     progress = bars or (json_progress if mode == "json" else None)
@@ -63,14 +82,48 @@ def main(argv: list[str] | None = None) -> int:
         store = Store(settings)
         embedder = embedder_for(settings, store, follow_index=not args.rebuild)
         options = {"progress": progress} if progress else {}
+        options["allow_mass_delete"] = args.allow_mass_delete
         report = ingest(settings, store, embedder, rebuild=args.rebuild, **options)
         store.close()
+        record(settings, report)
     if bars:
         bars.close()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         print_summary(report)
+    return 0
+
+
+def record(settings, report: IngestReport) -> None:
+    """A one-off ingest is a sync too: the app's status panel shows it."""
+    failed = [{"path": f.path, "error": f.error} for f in report.docs_failed]
+    status = SyncStatus(now(), True, report.docs_added, report.docs_updated,
+                        report.docs_removed, failed, mode="once")  # fmt: skip
+    with contextlib.suppress(OSError):  # the index is what matters; the record is a courtesy
+        write_status(settings, status)
+
+
+def watch_main(args) -> int:
+    """Run the watcher until interrupted (Ctrl-C, or SIGTERM from systemd)."""
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with fail_cleanly():
+        settings = load_settings(docs_dir=args.docs_dir, store_uri=args.db)
+        every = parse_every(args.every) if args.every else None
+        store = Store(settings)
+        embedder = embedder_for(settings, store)
+        options = {"debounce_s": args.debounce, "allow_mass_delete": args.allow_mass_delete}
+        watcher = Watcher(settings, store, embedder, args.watch, every, **options)
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+        print(f"syncing {settings.docs_dir} ({watcher.mode}); Ctrl-C stops", file=sys.stderr)
+        try:
+            watcher.run()
+        except KeyboardInterrupt:
+            watcher.stop()
+        finally:
+            store.close()
     return 0
 
 

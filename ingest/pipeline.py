@@ -64,9 +64,7 @@ def chunking_signature(settings: Settings) -> str:
     )
 
 
-def read_doc(
-    path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",)
-) -> DocFile:
+def read_doc(path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",)) -> DocFile:
     """Read and validate one document (any format with a reader) as markdown."""
     rel = path.relative_to(root).as_posix()
     resolved = path.resolve()

@@ -146,13 +146,21 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(5.0, gt=0, description="Files larger than this are skipped.")
     doc_extensions: list[str] = Field(
-        default_factory=lambda: [".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx",
-                                 ".rst"],  # fmt: skip
+        default_factory=lambda: [
+            ".md",
+            ".markdown",
+            ".txt",
+            ".html",
+            ".htm",
+            ".pdf",
+            ".docx",
+            ".rst",
+        ],  # fmt: skip
         description="File types ingested (JSON list of suffixes).",
     )
     access: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Folder -> groups that may read it (JSON, e.g. {\"hr\": [\"hr\"]}); an "
+        description='Folder -> groups that may read it (JSON, e.g. {"hr": ["hr"]}); an '
         "`.access` file in the folder wins; none up the tree means everyone.",
     )
     known_groups: list[str] = Field(

@@ -1,0 +1,56 @@
+"""The last sync's record: what the watcher (or any ingest) changed, when, and what failed.
+
+Written by the ingest side as one JSON file beside the index (atomically), read by the app's
+status panel, so neither runs inside the other's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from retrieval.settings import Settings
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    at: str  # local time of the sync
+    ok: bool
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    failed: list[dict] = field(default_factory=list)  # {"path", "error"}
+    error: str = ""  # why the sync did not run (folder missing, mass delete refused, ...)
+    mode: str = ""  # 'watch', 'every 15m' or 'once'
+
+    @property
+    def changes(self) -> str:
+        if not self.ok:
+            return self.error
+        return f"{self.added} added · {self.updated} updated · {self.removed} removed"
+
+
+def status_path(settings: Settings) -> Path:
+    return settings.data_dir() / f"{settings.collection}.sync-status.json"
+
+
+def write_status(settings: Settings, status: SyncStatus) -> None:
+    path = status_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(status), ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_status(settings: Settings) -> SyncStatus | None:
+    try:
+        return SyncStatus(**json.loads(status_path(settings).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
