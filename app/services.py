@@ -121,3 +121,22 @@ def visible_counts(back: Backend, access, version: int) -> tuple[int, int]:
 @st.cache_data(ttl=300, show_spinner=False, max_entries=256)
 def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[int, int]:
     return _back.retriever.store.counts(_access)
+
+
+def doc_folders(docs_dir) -> list[str]:
+    """The docs folder and its subfolders ('.' first), for choosing where an upload goes."""
+    from pathlib import Path
+
+    root = Path(docs_dir)
+    if not root.is_dir():
+        return ["."]
+    folders = [p.relative_to(root) for p in root.rglob("*") if p.is_dir()]
+    visible = [f for f in folders if not any(part.startswith(".") for part in f.parts)]
+    return [".", *sorted(f.as_posix() for f in visible)]
+
+
+def save_uploads(settings: Settings, folder: str, files: list[tuple[str, bytes]]) -> list[str]:
+    """Write uploaded files into a folder of the docs (see retrieval.uploads)."""
+    from retrieval.uploads import save_uploads as save
+
+    return save(settings, folder, files)

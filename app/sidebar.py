@@ -9,6 +9,7 @@ from app.chat import Page, switch_to
 from app.i18n import LANGUAGES, t, ui_language
 from retrieval.chats import ChatStore
 from retrieval.errors import UserError
+from retrieval.syncstatus import read_status
 
 
 def draw(page: Page) -> tuple[str, int]:
@@ -23,6 +24,8 @@ def draw(page: Page) -> tuple[str, int]:
         index_status(page)
         if page.user.admin or page.settings.admin_password is not None:
             reingest_panel(page)
+        if page.user.admin:
+            upload_panel(page)
     return model, k
 
 
@@ -140,3 +143,38 @@ def run_reingest(page: Page) -> None:
     )
     for failure in summary.docs_failed:
         st.caption(f"Skipped `{failure.path}`: {failure.error}")
+
+
+def sync_status(page: Page) -> None:
+    """The last sync (the watcher's, or any ingest's): when, what changed, what failed."""
+    status = read_status(page.settings)
+    if status is None:
+        return
+    st.caption(t("last_sync", at=status.at, changes=views.plain(status.changes)))
+    if status.failed:
+        with st.expander(t("sync_failures", n=len(status.failed))):
+            for failure in status.failed[:50]:
+                st.caption(f"`{views.plain(failure['path'])}`: {views.plain(failure['error'])}")
+
+
+def upload_panel(page: Page) -> None:
+    """Admins put files into a folder of the docs; the next sync ingests them."""
+    settings = page.settings
+    with st.expander(t("upload")):
+        folders = services.doc_folders(settings.docs_dir)
+        folder = st.selectbox(t("upload_folder"), folders, key="upload_folder")
+        files = st.file_uploader(
+            t("upload_files"),
+            type=[e.lstrip(".") for e in settings.doc_extensions],
+            accept_multiple_files=True,
+            key=f"upload-{st.session_state.get('uploads', 0)}",
+        )
+        if not files or not st.button(t("save"), key="upload_save"):
+            return
+        try:
+            saved = services.save_uploads(settings, folder, [(f.name, f.getvalue()) for f in files])
+        except UserError as exc:
+            st.error(t("upload_refused", why=str(exc)))
+            return
+        st.session_state.uploads = st.session_state.get("uploads", 0) + 1
+        st.success(t("upload_saved", names=", ".join(f"`{n}`" for n in saved)))

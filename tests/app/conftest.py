@@ -32,6 +32,11 @@ def app_index(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     docs = tmp / "docs"
     shutil.copytree(CORPUS, docs)
+    (docs / "private").mkdir()
+    (docs / "private" / ".access").write_text("hr\n")
+    (docs / "private" / "salaries.md").write_text(
+        "# Salary bands\n\n## Band K\n\nThe Kestrel salary band K pays 91,500 euros a year.\n"
+    )
     db = str(tmp / "app.db")
     result = run_cli("-m", "ingest", str(docs), "--db", db, "--json")
     assert result.returncode == 0, result.stderr

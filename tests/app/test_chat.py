@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from prompts.templates import CANNOT_ANSWER_ZH
 from retrieval.chats import ChatStore, source_key, title_for
 from retrieval.users import Account, User, hash_password, save_account
-from tests.app.conftest import APP, QUESTION, ask, labels, no_traceback, start, texts
+from tests.app.conftest import APP, QUESTION, ask, doc_count, labels, no_traceback, start, texts
 
 PASSWORD = "correct horse battery"
 
@@ -190,3 +190,13 @@ def test_injection_in_a_question_is_shown_as_text(users):
     assert "\\[link\\]" in shown
     assert all("\\" not in label for label in [])  # labels read back unescaped elsewhere
     assert labels(at)
+
+
+def test_a_closed_folder_stays_closed_in_the_app(users):
+    question = "What does the Kestrel salary band K pay?"
+    bo = ask(sign_in("bo"), question)  # bo has no group 'hr'
+    shown = " ".join(labels(bo) + texts(bo.markdown))
+    assert "private/salaries.md" not in shown and "91,500" not in shown
+    ana = ask(sign_in("ana"), question)  # an admin reads everything
+    assert any("private/salaries.md" in label for label in labels(ana))
+    assert doc_count(bo) == doc_count(ana) - 1  # the status counts only what bo may read
