@@ -13,10 +13,28 @@ from pathlib import Path
 from bench.ingest import ingest
 from ingest.formats import PdfReader
 
-WORDS = (
-    "invoice shipment customs pallet warehouse carrier route manifest freight depot schedule "
-    "driver cargo container dock label scanner tariff broker insurance"
-).split()
+WORDS = [
+    "invoice",
+    "shipment",
+    "customs",
+    "pallet",
+    "warehouse",
+    "carrier",
+    "route",
+    "manifest",
+    "freight",
+    "depot",
+    "schedule",
+    "driver",
+    "cargo",
+    "container",
+    "dock",
+    "label",
+    "scanner",
+    "tariff",
+    "broker",
+    "insurance",
+]
 DOCS, PAGES = 100, 10
 
 
