@@ -200,3 +200,21 @@ def test_a_closed_folder_stays_closed_in_the_app(users):
     ana = ask(sign_in("ana"), question)  # an admin reads everything
     assert any("private/salaries.md" in label for label in labels(ana))
     assert doc_count(bo) == doc_count(ana) - 1  # the status counts only what bo may read
+
+
+def test_an_admin_uploads_into_a_docs_folder(users, monkeypatch, tmp_path):
+    docs = tmp_path / "updocs"
+    (docs / "team").mkdir(parents=True)
+    monkeypatch.setenv("RAG_DOCS_DIR", str(docs))
+    at = sign_in("ana")
+    at.sidebar.selectbox(key="upload_folder").select("team").run()
+    uploader = at.sidebar.get("file_uploader")[0]
+    uploader.set_value(("../Lisbon office.md", b"# Lisbon\n\nOpens in June.\n", "text/markdown"))
+    at.run()
+    at.sidebar.button(key="upload_save").click().run()
+    assert not at.exception
+    assert (docs / "team" / "Lisbon office.md").read_bytes().startswith(b"# Lisbon")
+    assert any("next sync" in s for s in texts(at.sidebar.success))
+    assert not (tmp_path / "Lisbon office.md").exists()
+    bo = sign_in("bo")  # no admin: no upload panel
+    assert not bo.sidebar.get("file_uploader")
