@@ -15,8 +15,9 @@ import streamlit as st
 from retrieval.chats import ChatStore, ChatStoreError
 from retrieval.jobs import run_ingest_job
 from retrieval.search import Retriever
+from retrieval.serving import open_served
 from retrieval.settings import Settings, load_settings
-from retrieval.store import IndexInfo, Store, local_server
+from retrieval.store import IndexInfo
 from retrieval.types import IngestReport
 from retrieval.users import LoginThrottle, SessionTokens, UsersFile, load_users
 
@@ -40,11 +41,7 @@ def settings() -> Settings:
 def backend(fingerprint: str, _settings: Settings) -> Backend:
     """Open the index once per process and settings (a Lite path is served through a local
     server); keyed on the settings' fingerprint, so a change to any of them takes effect."""
-    uri = _settings.store_uri
-    if _settings.local_server and local_server.is_local_path(uri):
-        uri = local_server.ensure_server(uri)
-    live = _settings.updated(store_uri=uri)
-    return Backend(uri, Retriever(live, Store(live)))
+    return Backend(*open_served(_settings))
 
 
 def reingest(

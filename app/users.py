@@ -7,17 +7,22 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
+from dataclasses import replace
 
 from retrieval.cli import fail_cleanly
 from retrieval.errors import UserError
 from retrieval.settings import load_settings
 from retrieval.users import (
     Account,
+    ApiKey,
     User,
     check_groups,
     check_name,
     hash_password,
+    key_hash,
     load_users,
+    new_api_key,
     remove_account,
     save_account,
 )
@@ -36,6 +41,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         command.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     commands.choices["passwd"].add_argument("name")
     commands.add_parser("remove", help="remove a user").add_argument("name")
+    commands.add_parser("add-key", help="create an API key (shown once)").add_argument("name")
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id")
+    revoke.add_argument("name")
+    revoke.add_argument("key_id")
     commands.add_parser("list", help="list users (never their hashes)")
     return parser.parse_args(argv)
 
@@ -69,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {name}; their sessions end at their next click")
             return 0
         existing = users.accounts.get(name)
+        if args.command in ("add-key", "revoke-key"):
+            return keys(path, name, existing, args)
         if args.command == "passwd":
             if existing is None:
                 raise UserError(f"no user {name!r} in {path}; add them first")
-            save_account(
-                path, Account(existing.user, hash_password(read_password(args.password_stdin)))
-            )
+            hashed = hash_password(read_password(args.password_stdin))
+            save_account(path, Account(existing.user, hashed, existing.keys))
             print(f"password of {name} changed; their other sessions have ended")
             return 0
         groups = check_groups([g.strip() for g in args.groups.split(",") if g.strip()])
@@ -84,8 +94,28 @@ def main(argv: list[str] | None = None) -> int:
             if existing
             else hash_password(read_password(args.password_stdin))
         )
-        save_account(path, Account(user, hashed))
+        save_account(path, Account(user, hashed, existing.keys if existing else ()))
         print(f"{'updated' if existing else 'added'} {name} in {path}")
+    return 0
+
+
+def keys(path, name: str, existing: Account | None, args) -> int:
+    """Create or revoke one API key of a user (the key is printed once, stored hashed)."""
+    if existing is None:
+        raise UserError(f"no user {name!r} in {path}; add them first")
+    if args.command == "add-key":
+        key_id, key = new_api_key()
+        stored = ApiKey(key_id, key_hash(key), time.strftime("%Y-%m-%d"))
+        save_account(path, replace(existing, keys=(*existing.keys, stored)))
+        print(key)
+        print(f"API key {key_id} of {name}, shown only now; revoke: revoke-key {name} {key_id}",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    kept = tuple(k for k in existing.keys if k.id != args.key_id)
+    if len(kept) == len(existing.keys):
+        raise UserError(f"{name} has no API key {args.key_id!r}")
+    save_account(path, replace(existing, keys=kept))
+    print(f"revoked API key {args.key_id} of {name}")
     return 0
 
 

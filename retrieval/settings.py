@@ -314,6 +314,13 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = Field("groups", description="ID-token claim that lists the groups.")
     oidc_admin_group: str = Field("admins", description="Members of this group are admins.")
     max_comment_chars: int = Field(2_000, ge=10, description="Longest feedback comment.")
+    api_host: str = Field("127.0.0.1", description="Where `python -m retrieval.api` listens.")
+    api_port: int = Field(8600, ge=1, le=65535, description="Its port.")
+    api_rate_per_minute: int = Field(60, ge=1, description="API calls per key per minute.")
+    api_log_questions: bool = Field(
+        False, description="Log questions and queries in the API's access log (off: never)."
+    )
+    api_max_body_mb: float = Field(1.0, gt=0, description="Larger API requests are refused.")
     local_server: bool = Field(
         True,
         description="The app serves a Milvus Lite index through a local server on 127.0.0.1 so "

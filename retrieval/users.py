@@ -52,16 +52,28 @@ class User:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """One of a user's API keys, as stored: its id and the sha256 of the whole key."""
+
+    id: str
+    hash: str
+    created: str = ""
+
+
+@dataclass(frozen=True)
 class Account:
-    """A line of the users file: the user and their password hash."""
+    """A line of the users file: the user, their password hash and API keys (hashed)."""
 
     user: User
     password_hash: str
+    keys: tuple[ApiKey, ...] = ()
 
     def line(self) -> str:
         u = self.user
         record = {"name": u.name, "display": u.display, "groups": list(u.groups)}
         record |= {"admin": u.admin, "hash": self.password_hash}
+        if self.keys:
+            record["keys"] = [{"id": k.id, "hash": k.hash, "created": k.created} for k in self.keys]
         return json.dumps(record, ensure_ascii=False)
 
 
@@ -108,7 +120,16 @@ def parse_line(text: str) -> Account:
         raise ValueError(str(exc)) from None
     display = record.get("display") or ""
     user = User(name, str(display), checked, record.get("admin") is True)
-    return Account(user, hashed)
+    keys = record.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+        raise ValueError("'keys' must be a list of objects")
+    try:
+        parsed = tuple(
+            ApiKey(str(k["id"]), str(k["hash"]), str(k.get("created", ""))) for k in keys
+        )
+    except KeyError as exc:
+        raise ValueError(f"an API key lacks {exc}") from None
+    return Account(user, hashed, parsed)
 
 
 def load_users(path: Path) -> UsersFile:
@@ -252,6 +273,32 @@ def sign_in(
         raise LoginError("Wrong user name or password.")
     throttle.succeeded(keys[0])
     return account.user if account else User(SHARED_USER, "Staff")
+
+
+KEY_PREFIX = "dqa_"
+
+
+def new_api_key() -> tuple[str, str]:
+    """(key id, the key itself): shown once, stored only as its sha256."""
+    key_id = secrets.token_hex(4)
+    return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def user_for_key(accounts: dict[str, Account], key: str) -> User | None:
+    """The user an API key belongs to (None: unknown, revoked, or malformed)."""
+    if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
+        return None
+    key_id = key[len(KEY_PREFIX) :].split("_", 1)[0]
+    digest = key_hash(key)
+    for account in accounts.values():
+        for stored in account.keys:
+            if stored.id == key_id and hmac.compare_digest(stored.hash, digest):
+                return account.user
+    return None
 
 
 def with_groups(user: User, groups: list[str]) -> User:

@@ -1,0 +1,359 @@
+"""The docs over HTTP: an OpenAI-compatible API (`python -m retrieval.api`).
+
+- `GET /v1/models`: the answer models (`RAG_LLM`, `RAG_LLM_CHOICES`) and `retrieval-only`;
+- `POST /v1/chat/completions`, streaming (SSE) or not: the last user message is the question,
+  earlier turns are its history; the answer cites sources, which come back in the extra
+  top-level field `sources` (on the last chunk of a stream);
+- `POST /v1/search`: top-k passages with relevance, doc and heading paths, pages;
+- `GET /healthz`, `GET /readyz`.
+
+Every /v1 call needs `Authorization: Bearer <key>`: a user's API key from the users file
+(`python -m app.users add-key NAME`), stored hashed; the user's groups (read afresh when the
+file changes) filter every search, as in the chat; admins read everything. Calls are rate
+limited per key. The same answer pipeline as the chat (`retrieval.answer`), never the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from retrieval.access import ALL, Access
+from retrieval.answer import Answer, Found, Turn, answer_question
+from retrieval.errors import UserError
+from retrieval.llm import Delta, LLMError, open_chat
+from retrieval.search import Retriever
+from retrieval.serving import open_served
+from retrieval.settings import Settings, load_settings
+from retrieval.users import User, UsersFile, load_users, user_for_key
+
+RETRIEVAL_ONLY = "retrieval-only"
+log = logging.getLogger("retrieval.api")
+
+
+class ApiError(Exception):
+    """An error in OpenAI's shape: {"error": {"message", "type", "code"}}."""
+
+    def __init__(self, status: int, message: str, kind: str, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.kind, "code": self.code}}
+        headers = {"Retry-After": "60"} if self.status == 429 else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model: str
+    messages: list[ChatMessage] = Field(max_length=200)
+    stream: bool = False
+    k: int | None = Field(None, ge=1, le=50, description="passages per answer (extension)")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=4_000)
+    k: int = Field(5, ge=1, le=50)
+
+
+class RateLimit:
+    """At most `per_minute` calls per key in any 60 s (thread-safe, in memory)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            calls = self._calls.setdefault(key, deque())
+            while calls and now - calls[0] > 60:
+                calls.popleft()
+            if len(calls) >= self.per_minute:
+                return False
+            calls.append(now)
+            return True
+
+
+class Service:
+    """What the routes share: settings, the retriever, the users file (re-read on change)."""
+
+    def __init__(self, settings: Settings, retriever: Retriever | None = None):
+        self.settings = settings
+        self._retriever = retriever
+        self._users: tuple[int, UsersFile] | None = None
+        self.limit = RateLimit(settings.api_rate_per_minute)
+        self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = open_served(self.settings)[1]
+            return self._retriever
+
+    def users(self) -> UsersFile:
+        path = self.settings.users_path()
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if self._users is None or self._users[0] != stamp:
+            self._users = (stamp, load_users(path))
+        return self._users[1]
+
+    def models(self) -> list[str]:
+        return [*self.settings.model_choices(), RETRIEVAL_ONLY]
+
+
+def caller(request: Request) -> User:
+    """The user behind the bearer key (401 without a valid one, 429 past the rate limit)."""
+    service: Service = request.app.state.service
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    user = user_for_key(service.users().accounts, key) if key else None
+    if user is None:
+        raise ApiError(401, "missing, unknown or revoked API key", "authentication_error")
+    if not service.limit.allow(key):
+        raise ApiError(429, "rate limit reached for this key", "rate_limit_error")
+    request.state.user = user.name
+    return user
+
+
+def access_of(user: User) -> Access:
+    return ALL if user.admin else Access.of(user.groups)
+
+
+def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    """The last user message, and the user/assistant pairs before it."""
+    if not messages or messages[-1].role != "user":
+        raise ApiError(400, "messages must end with a user message", "invalid_request_error")
+    turns, pending = [], None
+    for message in messages[:-1]:
+        if message.role == "user":
+            pending = message.text()
+        elif message.role == "assistant" and pending is not None:
+            turns.append(Turn(pending, message.text()))
+            pending = None
+    return messages[-1].text(), turns
+
+
+def source_fields(answer: Answer) -> list[dict]:
+    return [
+        {
+            "n": s.n,
+            "doc": s.doc,
+            "heading": s.heading,
+            "pages": s.pages,
+            "relevance": round(s.relevance, 4),
+            "cited": s.cited,
+            "text": s.text,
+        }  # fmt: skip
+        for s in answer.sources
+    ]
+
+
+def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Found | Delta | Answer]:
+    if body.model not in service.models():
+        raise ApiError(
+            404, f"unknown model {body.model!r}", "invalid_request_error", "model_not_found"
+        )
+    question, history = question_and_history(body.messages)
+    chat = None
+    if body.model != RETRIEVAL_ONLY:
+        try:
+            chat = open_chat(service.settings, body.model)
+        except LLMError as exc:
+            raise ApiError(503, str(exc), "server_error") from None
+    return answer_question(
+        question, history, service.retriever, chat, service.settings, body.k, access_of(user)
+    )
+
+
+def completion(answer: Answer, model: str, reply_id: str) -> dict:
+    message = {"role": "assistant", "content": answer.answer or answer.error}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    return {
+        "id": reply_id, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "sources": source_fields(answer), "status": answer.status,
+    }  # fmt: skip
+
+
+def chunk(reply_id: str, model: str, delta: dict, **extra) -> str:
+    body = {"id": reply_id, "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": model, "choices": [{"index": 0, "delta": delta,
+            "finish_reason": extra.pop("finish_reason", None)}], **extra}  # fmt: skip
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]:
+    """The answer's events as SSE chunks. Each event is pulled in a worker thread; when the
+    client goes away the generator is closed there, which closes the model's stream."""
+    done, streamed = object(), False
+    try:
+        yield chunk(reply_id, model, {"role": "assistant", "content": ""})
+        while (event := await anyio.to_thread.run_sync(next, events, done)) is not done:
+            if isinstance(event, Delta):
+                streamed |= event.kind == "answer"
+                field = "content" if event.kind == "answer" else "reasoning_content"
+                yield chunk(reply_id, model, {field: event.text})
+            elif isinstance(event, Answer):  # without a model: the whole text comes here
+                tail = {} if streamed else {"content": event.answer or event.error}
+                yield chunk(reply_id, model, tail, finish_reason="stop",
+                            sources=source_fields(event), status=event.status)  # fmt: skip
+        yield "data: [DONE]\n\n"
+    finally:
+        await anyio.to_thread.run_sync(events.close)
+
+
+Caller = Annotated[User, Depends(caller)]
+router = APIRouter()
+
+
+def service_of(request: Request) -> Service:
+    return request.app.state.service
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    try:
+        info = service_of(request).retriever.store.info()
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        return JSONResponse({"status": "not ready", "reason": str(exc)[:200]}, 503)
+    if info is None:
+        return JSONResponse({"status": "not ready", "reason": "the index is empty"}, 503)
+    return JSONResponse({"status": "ready", "chunks": info.chunks})
+
+
+@router.get("/v1/models")
+def models(request: Request, user: Caller) -> dict:
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": "docs-qa"}
+            for m in service_of(request).models()]  # fmt: skip
+    return {"object": "list", "data": data}
+
+
+@router.post("/v1/search")
+def search(request: Request, body: SearchRequest, user: Caller) -> dict:
+    service = service_of(request)
+    if service.settings.api_log_questions:
+        log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
+    hits = service.retriever.search(body.query, body.k, access_of(user))
+    data = [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
+             "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
+    return {"object": "list", "data": data}
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(request: Request, body: ChatRequest, user: Caller):
+    service = service_of(request)
+    if service.settings.api_log_questions:
+        asked = body.messages[-1].text() if body.messages else ""
+        log.info(json.dumps({"user": user.name, "question": asked[:500]}, ensure_ascii=False))
+    events = events_for(service, body, user)
+    reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    if body.stream:
+        return StreamingResponse(sse(events, body.model, reply_id), media_type="text/event-stream")
+    answer = await anyio.to_thread.run_sync(last_answer, events)
+    return completion(answer, body.model, reply_id)
+
+
+async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    return exc.response()
+
+
+async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return ApiError(400, f"{where}: {first['msg']}", "invalid_request_error").response()
+
+
+async def guard_and_log(request: Request, call_next):
+    """Refuse oversized bodies before reading them; one JSON access-log line per call, with
+    the user's name but never the key or (unless RAG_API_LOG_QUESTIONS) the question."""
+    started = time.perf_counter()
+    limit = service_of(request).settings.api_max_body_mb * 1e6
+    if int(request.headers.get("content-length") or 0) > limit:
+        response = ApiError(413, "request body too large", "invalid_request_error").response()
+    else:
+        response = await call_next(request)
+    took = round((time.perf_counter() - started) * 1000, 1)
+    user = getattr(request.state, "user", None)
+    record = {"method": request.method, "path": request.url.path,
+              "status": response.status_code, "ms": took, "user": user}  # fmt: skip
+    log.info(json.dumps(record))
+    return response
+
+
+def create_app(settings: Settings, retriever: Retriever | None = None) -> FastAPI:
+    app = FastAPI(title="Docs QA API", version="1")
+    app.state.service = Service(settings, retriever)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.middleware("http")(guard_and_log)
+    app.include_router(router)
+    return app
+
+
+def last_answer(events: Iterator) -> Answer:
+    final = None
+    for event in events:
+        final = event
+    if not isinstance(final, Answer):
+        raise UserError("the answer pipeline ended without an answer")
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    from retrieval.cli import fail_cleanly
+
+    parser = argparse.ArgumentParser(prog="python -m retrieval.api", description=__doc__)
+    parser.add_argument("--host", default=None, help="default: RAG_API_HOST (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="default: RAG_API_PORT (8600)")
+    parser.add_argument("--users", type=Path, default=None, help="users file with the API keys")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with fail_cleanly():
+        settings = load_settings(users_file=args.users)
+        app = create_app(settings)
+        uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port,
+                    log_level="warning", access_log=False)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

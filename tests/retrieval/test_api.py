@@ -1,0 +1,204 @@
+"""The OpenAI-compatible API, served by uvicorn on 127.0.0.1, called with the real `openai`
+client (streaming and not, the sources field read back) and with httpx for the rest: keys,
+groups, rate limits, bad requests and a client that drops a stream halfway."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from ingest.pipeline import ingest
+from retrieval.api import create_app
+from retrieval.search import Retriever
+from retrieval.store import Store
+from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+from tests.conftest import free_port, make_settings
+
+SECRET = "The Kestrel salary band K pays 91,500 euros a year."
+
+
+def make_key(name: str) -> tuple[ApiKey, str]:
+    key_id, key = new_api_key()
+    return ApiKey(key_id, key_hash(key)), key
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, embedder, fake_llm):
+    import uvicorn
+
+    tmp = tmp_path_factory.mktemp("api")
+    docs = tmp / "docs"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "leave.md").write_text(
+        "# Leave\n\n## Annual leave\n\nFull-time staff get 27 days of paid annual leave.\n"
+    )
+    (docs / "vpn.md").write_text("# VPN\n\n## Reset\n\nReset the VPN password in the portal.\n")
+    (docs / "hr" / ".access").write_text("hr\n")
+    (docs / "hr" / "bands.md").write_text(f"# Salary bands\n\n## Band K\n\n{SECRET}\n")
+    users = tmp / "users.jsonl"
+    keys = {}
+    for name, groups, admin in (("ana", (), True), ("bo", ("it",), False), ("cy", ("hr",), False)):
+        stored, keys[name] = make_key(name)
+        save_account(
+            users, Account(User(name, groups=groups, admin=admin), "$argon2id$x", (stored,))
+        )
+    settings = make_settings(
+        tmp, docs, users_file=users, llm="custom", llm_base_url=fake_llm.url,
+        llm_model_name="chat", llm_api_key="test-key", llm_max_retries=0,
+        api_rate_per_minute=1000, refuse_standout=0, min_score=-1,
+    )  # fmt: skip
+    store = Store(settings)
+    ingest(settings, store, embedder)
+    app = create_app(settings, Retriever(settings, store, embedder))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "users": users, "app": app}
+    server.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+def client(api, who: str = "bo") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{api['url']}/v1", api_key=api["keys"][who], max_retries=0)
+
+
+def test_models_and_a_plain_completion_with_sources(api):
+    assert [m.id for m in client(api).models.list()] == ["custom", "retrieval-only"]
+    reply = client(api).chat.completions.create(
+        model="custom", messages=[{"role": "user", "content": "How many days of annual leave?"}]
+    )
+    assert reply.choices[0].message.content.startswith("According to the docs")
+    sources = reply.model_extra["sources"]
+    assert sources[0]["doc"] == "leave.md" and sources[0]["relevance"] > 0
+    assert reply.choices[0].message.content.endswith("[1].")
+
+
+def test_a_streamed_completion_ends_with_its_sources(api):
+    stream = client(api).chat.completions.create(
+        model="custom",
+        stream=True,
+        messages=[
+            {"role": "user", "content": "What is the VPN?"},
+            {"role": "assistant", "content": "It is our remote access."},
+            {"role": "user", "content": "How do I reset it?"},
+        ],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.startswith("According to the docs")
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert any(s["doc"] == "vpn.md" for s in chunks[-1].model_extra["sources"])
+
+
+def test_retrieval_only_model(api):
+    reply = client(api).chat.completions.create(
+        model="retrieval-only", messages=[{"role": "user", "content": "annual leave days"}]
+    )
+    assert (
+        "[1]" in reply.choices[0].message.content
+        and reply.model_extra["status"] == "retrieval_only"
+    )
+
+
+def test_search_applies_the_callers_groups(api):
+    def docs(who: str) -> set[str]:
+        query = {"query": "Kestrel salary band K", "k": 10}
+        headers = {"Authorization": f"Bearer {api['keys'][who]}"}
+        response = httpx.post(f"{api['url']}/v1/search", json=query, headers=headers)
+        assert response.status_code == 200
+        return {row["doc"] for row in response.json()["data"]}
+
+    assert "hr/bands.md" not in docs("bo")
+    assert "hr/bands.md" in docs("cy") and "hr/bands.md" in docs("ana")
+    reply = client(api, "bo").chat.completions.create(
+        model="custom", messages=[{"role": "user", "content": "What does salary band K pay?"}]
+    )
+    assert "91,500" not in reply.choices[0].message.content
+    assert all(s["doc"] != "hr/bands.md" for s in reply.model_extra["sources"])
+
+
+def test_keys_are_checked_revoked_and_follow_the_users_file(api):
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(
+            base_url=f"{api['url']}/v1", api_key="dqa_nope_x", max_retries=0
+        ).models.list()
+    assert httpx.get(f"{api['url']}/v1/models").status_code == 401
+    from retrieval.users import load_users
+
+    accounts = load_users(api["users"]).accounts
+    cy = accounts["cy"]
+    save_account(api["users"], Account(User("cy", groups=()), cy.password_hash, cy.keys))
+    time.sleep(0.01)  # a new mtime: the group was removed, the key now reads as nobody's
+    response = httpx.post(f"{api['url']}/v1/search", json={"query": "Kestrel salary band K"},
+                          headers={"Authorization": f"Bearer {api['keys']['cy']}"})  # fmt: skip
+    assert "hr/bands.md" not in {row["doc"] for row in response.json()["data"]}
+    save_account(api["users"], Account(cy.user, cy.password_hash, ()))  # revoked
+    with pytest.raises(openai.AuthenticationError):
+        client(api, "cy").models.list()
+    save_account(api["users"], cy)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "text"),
+    [
+        (b"{not json", 400, ""),
+        (b'{"model": "custom", "messages": []}', 400, "user message"),
+        (
+            b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}',
+            404,
+            "unknown model",
+        ),
+        (
+            b'{"model": "custom", "messages": [{"role": "user", "content": "'
+            + b"x" * 2_000_000
+            + b'"}]}',
+            413,
+            "too large",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_requests_get_openai_shaped_errors(api, body, status, text):
+    response = httpx.post(f"{api['url']}/v1/chat/completions", content=body,
+                          headers={"Authorization": f"Bearer {api['keys']['bo']}",
+                                   "Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == status
+    assert text in response.json()["error"]["message"]
+
+
+def test_rate_limit_per_key(api):
+    service = api["app"].state.service
+    service.limit.per_minute, saved = 2, service.limit.per_minute
+    service.limit._calls.clear()
+    try:
+        headers = {"Authorization": f"Bearer {api['keys']['ana']}"}
+        codes = [
+            httpx.get(f"{api['url']}/v1/models", headers=headers).status_code for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        other = {"Authorization": f"Bearer {api['keys']['bo']}"}
+        assert httpx.get(f"{api['url']}/v1/models", headers=other).status_code == 200
+    finally:
+        service.limit.per_minute = saved
+
+
+def test_a_dropped_stream_leaks_no_thread(api, fake_llm):
+    baseline = threading.active_count()
+    question = {"role": "user", "content": "How many days of annual leave?"}
+    body = {"model": "custom", "stream": True, "messages": [question]}
+    headers = {"Authorization": f"Bearer {api['keys']['bo']}"}
+    with httpx.stream("POST", f"{api['url']}/v1/chat/completions", json=body, headers=headers) as r:
+        next(r.iter_lines())  # the first chunk, then the client goes away
+    deadline = time.monotonic() + 10
+    while threading.active_count() > baseline + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threading.active_count() <= baseline + 1
+    assert httpx.get(f"{api['url']}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{api['url']}/readyz").json()["status"] == "ready"
