@@ -1,0 +1,162 @@
+"""The docs as tools for assistants: an MCP server (the official `mcp` SDK) over the same
+answer pipeline and the same access rules as the chat and the API.
+
+Tools `search_docs(query, k)` and `ask_docs(question)`; the resource `docs://documents` lists
+the documents the caller may read. Two transports:
+
+    python -m retrieval.mcp_server                      # stdio, for a local assistant;
+                                                        # the caller's key in DOCS_QA_API_KEY
+    python -m retrieval.mcp_server --http --port 8700   # streamable HTTP on 127.0.0.1/mcp;
+                                                        # `Authorization: Bearer <API key>`
+
+Keys are the users' API keys (`python -m app.users add-key NAME`); the user is looked up again
+on every call, so a revoked key or a removed group takes effect at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+
+from retrieval.access import ALL, Access
+from retrieval.answer import Answer, answer_question
+from retrieval.errors import UserError
+from retrieval.llm import LLMError, open_chat
+from retrieval.search import Retriever
+from retrieval.serving import open_served
+from retrieval.settings import Settings, load_settings
+from retrieval.users import User, load_users, user_for_key
+
+KEY_ENV = "DOCS_QA_API_KEY"
+
+
+class Docs:
+    """The tools' work, for whoever `who()` says is asking."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, who: Callable[[], User]):
+        self.settings, self.retriever, self.who = settings, retriever, who
+
+    def access(self) -> Access:
+        user = self.who()
+        return ALL if user.admin else Access.of(user.groups)
+
+    def search(self, query: str, k: int = 5) -> list[dict]:
+        hits = self.retriever.search(query, max(1, min(k, 50)), self.access())
+        return [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
+                 "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
+
+    def ask(self, question: str) -> dict:
+        chat = None
+        if self.settings.llm:
+            try:
+                chat = open_chat(self.settings)
+            except LLMError:
+                chat = None  # no usable model: the passages, as the chat does
+        events = answer_question(
+            question, [], self.retriever, chat, self.settings, None, self.access()
+        )
+        final = [e for e in events if isinstance(e, Answer)][-1]
+        sources = [
+            {
+                "n": s.n,
+                "doc": s.doc,
+                "heading": s.heading,
+                "pages": s.pages,
+                "relevance": round(s.relevance, 4),
+            }  # fmt: skip
+            for s in final.sources
+        ]
+        return {"answer": final.answer or final.error, "status": final.status, "sources": sources}
+
+    def documents(self) -> list[str]:
+        docs = {row["doc"] for row in self.retriever.store.rows(["doc"], self.access().condition())}
+        return sorted(docs)
+
+
+def user_of_key(settings: Settings, key: str) -> User:
+    user = user_for_key(load_users(settings.users_path()).accounts, key) if key else None
+    if user is None:
+        raise UserError("missing, unknown or revoked API key")
+    return user
+
+
+def build(docs: Docs, **server_options):
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(name="docs-qa", instructions="Search and ask the team's documents.",
+                       **server_options)  # fmt: skip
+
+    @server.tool(description="Top passages for a query: doc, heading path, pages, relevance.")
+    def search_docs(query: str, k: int = 5) -> str:
+        return json.dumps(docs.search(query, k), ensure_ascii=False)
+
+    @server.tool(description="Answer a question from the documents, citing its sources.")
+    def ask_docs(question: str) -> str:
+        return json.dumps(docs.ask(question), ensure_ascii=False)
+
+    @server.resource("docs://documents", description="The documents you may read.")
+    def documents() -> str:
+        return json.dumps(docs.documents(), ensure_ascii=False)
+
+    return server
+
+
+class KeyVerifier:
+    """The SDK's bearer check, with our API keys: the token names the user."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    async def verify_token(self, token: str):
+        from mcp.server.auth.provider import AccessToken
+
+        try:
+            user = user_of_key(self.settings, token)
+        except UserError:
+            return None
+        return AccessToken(token=token, client_id=user.name, scopes=[], subject=user.name)
+
+
+def http_user(settings: Settings) -> User:
+    """The user of the current HTTP request, looked up again from their key."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    token = get_access_token()
+    return user_of_key(settings, token.token if token else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retrieval.mcp_server", description=__doc__)
+    parser.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700)
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    try:
+        retriever = open_served(settings)[1]
+        if not args.http:
+            user = user_of_key(settings, os.environ.get(KEY_ENV, ""))
+            build(
+                Docs(
+                    settings, retriever, lambda: user_of_key(settings, os.environ[KEY_ENV]) or user
+                )
+            ).run()
+            return 0
+    except UserError as exc:
+        print(f"error: {exc} (set {KEY_ENV})", file=sys.stderr)
+        return 2
+    from mcp.server.auth.settings import AuthSettings
+
+    url = f"http://{args.host}:{args.port}"
+    auth = AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp")
+    server = build(Docs(settings, retriever, lambda: http_user(settings)),
+                   token_verifier=KeyVerifier(settings), auth=auth)  # fmt: skip
+    server.run("streamable-http", host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The MCP server, driven by the `mcp` SDK's own client over stdio and streamable HTTP: the
+tools answer from the index, and a key's user never gets a passage outside their groups."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import anyio
+import pytest
+
+from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+from tests.conftest import ROOT, free_port, run_cli
+
+SECRET = "The Kestrel salary band K pays 91,500 euros a year."
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mcp")
+    docs = tmp / "docs"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "leave.md").write_text("# Leave\n\n## Annual leave\n\nStaff get 27 days of leave.\n")
+    (docs / "hr" / ".access").write_text("hr\n")
+    (docs / "hr" / "bands.md").write_text(f"# Salary bands\n\n## Band K\n\n{SECRET}\n")
+    db = str(tmp / "mcp.db")
+    assert run_cli("-m", "ingest", str(docs), "--db", db).returncode == 0
+    users, keys = tmp / "users.jsonl", {}
+    for name, groups in (("bo", ("it",)), ("cy", ("hr",))):
+        key_id, keys[name] = new_api_key()
+        stored = ApiKey(key_id, key_hash(keys[name]))
+        save_account(users, Account(User(name, groups=groups), "$argon2id$x", (stored,)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_STORE_URI": db,
+           "RAG_USERS_FILE": str(users), "RAG_EMBEDDING_MODEL": "minilm-offline", "RAG_LLM": "",
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    return {"env": env, "keys": keys}
+
+
+async def session_calls(session) -> dict:
+    await session.initialize()
+    tools = {t.name for t in (await session.list_tools()).tools}
+    found = await session.call_tool("search_docs", {"query": "Kestrel salary band K", "k": 10})
+    asked = await session.call_tool("ask_docs", {"question": "What does salary band K pay?"})
+    listed = await session.read_resource("docs://documents")
+    return {
+        "tools": tools,
+        "search": json.loads(found.content[0].text),
+        "ask": json.loads(asked.content[0].text),
+        "documents": json.loads(listed.contents[0].text),
+    }
+
+
+def over_stdio(served, who: str) -> dict:
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "retrieval.mcp_server"],
+                                   env={**served["env"], "DOCS_QA_API_KEY": served["keys"][who]},
+                                   cwd=str(ROOT))  # fmt: skip
+
+    async def run() -> dict:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            return await session_calls(session)
+
+    return anyio.run(run)
+
+
+def test_stdio_tools_keep_to_the_callers_groups(served):
+    bo = over_stdio(served, "bo")
+    assert bo["tools"] == {"search_docs", "ask_docs"}
+    assert all(row["doc"] != "hr/bands.md" for row in bo["search"])
+    assert bo["documents"] == ["leave.md"]
+    assert "91,500" not in json.dumps(bo["ask"])
+    cy = over_stdio(served, "cy")
+    assert cy["search"][0]["doc"] == "hr/bands.md" and "hr/bands.md" in cy["documents"]
+
+
+def test_streamable_http_with_api_keys(served):
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "retrieval.mcp_server", "--http", "--port", str(port)],
+        cwd=ROOT, env=served["env"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx2.get(url, timeout=1)
+                break
+            except httpx2.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+                time.sleep(0.3)
+        assert httpx2.post(url, json={}).status_code == 401  # no key, no tools
+
+        async def run(who: str) -> dict:
+            headers = {"Authorization": f"Bearer {served['keys'][who]}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                streamable_http_client(url, http_client=http) as (read, write, *_),
+                ClientSession(read, write) as session,
+            ):
+                return await session_calls(session)
+
+        bo = anyio.run(run, "bo")
+        assert all(row["doc"] != "hr/bands.md" for row in bo["search"])
+        cy = anyio.run(run, "cy")
+        assert cy["search"][0]["doc"] == "hr/bands.md"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
