@@ -1,8 +1,10 @@
-"""`docs-qa ingest | ask | search | eval | app [ARGS]`: the front doors behind one command.
+"""`docs-qa ingest | ask | search | eval | app | api | mcp [ARGS]`: the front doors behind one
+command.
 
 Each subcommand is the module a developer can also run with `python -m` (`python -m ingest`,
-`python -m retrieval.ask`, `python -m retrieval`, `python -m retrieval.eval`), given the rest of
-the arguments; `app` starts the Streamlit chat (`streamlit run app/main.py`).
+`python -m retrieval.ask`, `python -m retrieval`, `python -m retrieval.eval`,
+`python -m retrieval.api`, `python -m retrieval.mcp_server`), given the rest of the arguments;
+`app` starts the Streamlit chat (`streamlit run app/main.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-USAGE = "usage: docs-qa {ingest,ask,search,eval,app} [ARGS...]  (docs-qa COMMAND --help)"
+USAGE = "usage: docs-qa {ingest,ask,search,eval,app,api,mcp} [ARGS...]  (docs-qa COMMAND --help)"
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 
 
@@ -29,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from retrieval.__main__ import main as run
     elif command == "eval":
         from retrieval.eval import main as run
+    elif command == "api":
+        from retrieval.api import main as run
+    elif command == "mcp":
+        from retrieval.mcp_server import main as run
     elif command == "app":
         return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), *rest])
     else:
