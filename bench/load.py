@@ -55,8 +55,9 @@ def client_loop(
             start = time.perf_counter()
             try:
                 response = http.post(path, json=body)
-                if response.status_code != 200:
-                    errors.append(f"{path} {response.status_code}")
+                status = response.json().get("status", "answered") if response.is_success else ""
+                if response.status_code != 200 or status == "error":
+                    errors.append(f"{path} {response.status_code} {status}")
             except httpx.HTTPError as exc:
                 errors.append(f"{path} {type(exc).__name__}")
             out[path].append((time.perf_counter() - start) * 1000)

@@ -45,7 +45,7 @@ class TestServer:
             port = probe.getsockname()[1]
         command = [sys.executable, str(FAKE_LLM), str(port)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        self.url = self.process.stdout.readline().strip()
+        self.url = self.process.stdout.readline().split()[-1]  # "... server at URL"
 
     def stop(self) -> None:
         self.process.terminate()

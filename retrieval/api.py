@@ -287,6 +287,10 @@ async def chat_completions(request: Request, body: ChatRequest, user: Caller):
     if body.stream:
         return StreamingResponse(sse(events, body.model, reply_id), media_type="text/event-stream")
     answer = await anyio.to_thread.run_sync(last_answer, events)
+    if answer.status == "error" and not answer.answer:
+        if not answer.model:  # the question itself (empty, too long): the caller's to fix
+            raise ApiError(400, answer.error, "invalid_request_error")
+        raise ApiError(502, f"the answer model failed: {answer.error}", "server_error")
     return completion(answer, body.model, reply_id)
 
 

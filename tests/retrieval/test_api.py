@@ -158,6 +158,13 @@ def test_keys_are_checked_revoked_and_follow_the_users_file(api):
         ),
         (
             b'{"model": "custom", "messages": [{"role": "user", "content": "'
+            + b"x" * 5000
+            + b'"}]}',
+            400,
+            "too long",
+        ),
+        (
+            b'{"model": "custom", "messages": [{"role": "user", "content": "'
             + b"x" * 2_000_000
             + b'"}]}',
             413,
