@@ -163,7 +163,9 @@ def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):
     comment = page.get_by_label("What was wrong? (optional)")
     expect(comment).to_be_visible(timeout=30_000)
     comment.fill("It should cite the part-time rules")
-    page.get_by_test_id("stSelectbox").filter(has_text="The right source was").click()
+    picker = page.get_by_test_id("stSelectbox").filter(has_text="The right source was")
+    picker.locator("input").click()  # the control itself, not its label
+    expect(page.get_by_role("option").nth(1)).to_be_visible(timeout=30_000)
     page.get_by_role("option").nth(1).click()
     page.get_by_role("button", name="Send feedback").click()
     expect(page.get_by_text("Thank you", exact=False)).to_be_visible(timeout=30_000)
