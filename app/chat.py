@@ -10,7 +10,7 @@ import streamlit as st
 
 from app import services, views
 from app.i18n import t
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.answer import Answer, Source, Turn, answer_question
 from retrieval.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
 from retrieval.errors import UserError
@@ -33,8 +33,7 @@ class Page:
 
     @property
     def access(self) -> Access:
-        """What this user's searches may read: admins everything, others their groups."""
-        return ALL if self.user.admin else Access.of(self.user.groups)
+        return self.user.access
 
     def save(self, action, *args):
         """Run a chat-store action; on failure say so once and go on without saving."""
@@ -90,7 +89,8 @@ def keep(page: Page, question: str, answer: Answer, replaces: int | None) -> Non
         if created is not None:
             conversation = st.session_state.conversation = created.id
             st.query_params["chat"] = created.id
-    version = (page.back.status().version if page.back.status() else 0) or 0
+    info = page.back.status()
+    version = info.version if info else 0
     message_id = None
     if conversation is not None:
         message_id = page.save(ChatStore.add_message, conversation, question, answer, version)

@@ -17,7 +17,7 @@ from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
 from retrieval.store import Store
-from retrieval.syncstatus import SyncStatus, now, write_status
+from retrieval.syncstatus import SyncStatus, write_status
 from retrieval.types import IngestReport
 
 
@@ -97,11 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def record(settings, report: IngestReport) -> None:
     """A one-off ingest is a sync too: the app's status panel shows it."""
-    failed = [{"path": f.path, "error": f.error} for f in report.docs_failed]
-    status = SyncStatus(now(), True, report.docs_added, report.docs_updated,
-                        report.docs_removed, failed, mode="once")  # fmt: skip
     with contextlib.suppress(OSError):  # the index is what matters; the record is a courtesy
-        write_status(settings, status)
+        write_status(settings, SyncStatus.of(report, "once"))
 
 
 def watch_main(args) -> int:

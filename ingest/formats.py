@@ -172,7 +172,7 @@ class RstReader(Reader):
 
 def page_of(markdown: str, passage: str) -> str:
     """The page numbers a passage of a converted PDF spans ('3' or '3-4'; '' for others)."""
-    if "<!-- page " not in markdown:
+    if not PAGE_MARK_RE.search(markdown):
         return ""
     start = markdown.find(passage.strip()[:60])
     if start < 0:

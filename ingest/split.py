@@ -13,11 +13,9 @@ from dataclasses import dataclass, replace
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.formats import page_of, strip_page_marks
+from ingest.formats import PAGE_MARK_RE, page_of, strip_page_marks
 from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Chunk
-
-PAGE_MARK = "<!-- page "
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -173,7 +171,7 @@ def split_markdown(text: str, doc: str, mode: str = "headings", **sizes: int) ->
     lang = language(text)  # the document's language, not each chunk's: a YAML block in a
     # Chinese page belongs with the Chinese pages
     chunks = [replace(chunk, lang=lang) for chunk in chunks]
-    if PAGE_MARK in text:  # a converted PDF: each chunk remembers its pages
+    if PAGE_MARK_RE.search(text):  # a converted PDF: each chunk remembers its pages
         chunks = [
             replace(c, text=strip_page_marks(c.text), pages=page_of(text, c.text)) for c in chunks
         ]

@@ -96,9 +96,7 @@ class Watcher:
             report = ingest(
                 self.settings, self.store, self.embedder, allow_mass_delete=self.allow_mass_delete
             )
-            failed = [{"path": f.path, "error": f.error} for f in report.docs_failed]
-            status = SyncStatus(now(), True, report.docs_added, report.docs_updated,
-                                report.docs_removed, failed, mode=self.mode)  # fmt: skip
+            status = SyncStatus.of(report, self.mode)
         except IngestBusyError:
             self._dirty_at = time.monotonic()  # another ingest runs: try again shortly
             return time.monotonic()

@@ -32,7 +32,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from retrieval.access import ALL, Access
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import Delta, LLMError, open_chat
@@ -145,10 +144,6 @@ def caller(request: Request) -> User:
     return user
 
 
-def access_of(user: User) -> Access:
-    return ALL if user.admin else Access.of(user.groups)
-
-
 def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     """The last user message, and the user/assistant pairs before it."""
     if not messages or messages[-1].role != "user":
@@ -191,7 +186,7 @@ def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Foun
         except LLMError as exc:
             raise ApiError(503, str(exc), "server_error") from None
     return answer_question(
-        question, history, service.retriever, chat, service.settings, body.k, access_of(user)
+        question, history, service.retriever, chat, service.settings, body.k, user.access
     )
 
 
@@ -270,7 +265,7 @@ def search(request: Request, body: SearchRequest, user: Caller) -> dict:
     service = service_of(request)
     if service.settings.api_log_questions:
         log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
-    hits = service.retriever.search(body.query, body.k, access_of(user))
+    hits = service.retriever.search(body.query, body.k, user.access)
     data = [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
              "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
     return {"object": "list", "data": data}

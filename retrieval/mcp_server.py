@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.answer import Answer, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
@@ -40,8 +40,7 @@ class Docs:
         self.settings, self.retriever, self.who = settings, retriever, who
 
     def access(self) -> Access:
-        user = self.who()
-        return ALL if user.admin else Access.of(user.groups)
+        return self.who().access
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         hits = self.retriever.search(query, max(1, min(k, 50)), self.access())

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from retrieval.settings import Settings
+from retrieval.types import IngestReport
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class SyncStatus:
     failed: list[dict] = field(default_factory=list)  # {"path", "error"}
     error: str = ""  # why the sync did not run (folder missing, mass delete refused, ...)
     mode: str = ""  # 'watch', 'every 15m' or 'once'
+
+    @classmethod
+    def of(cls, report: IngestReport, mode: str) -> SyncStatus:
+        """The record of an ingest that ran."""
+        failed = [{"path": f.path, "error": f.error} for f in report.docs_failed]
+        return cls(now(), True, report.docs_added, report.docs_updated, report.docs_removed,
+                   failed, mode=mode)  # fmt: skip
 
     @property
     def changes(self) -> str:

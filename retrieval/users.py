@@ -24,10 +24,10 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from retrieval.access import ALL, GROUP, Access
 from retrieval.errors import UserError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHARED_USER = "staff"  # the one user of the old shared password (RAG_APP_PASSWORD)
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password anybody has")
@@ -49,6 +49,11 @@ class User:
     @property
     def label(self) -> str:
         return self.display or self.name
+
+    @property
+    def access(self) -> Access:
+        """What this user's searches may read: admins everything, others their groups."""
+        return ALL if self.admin else Access.of(self.groups)
 
 
 @dataclass(frozen=True)
