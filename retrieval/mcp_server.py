@@ -68,7 +68,12 @@ class Docs:
             }  # fmt: skip
             for s in final.sources
         ]
-        return {"answer": final.answer or final.error, "status": final.status, "sources": sources}
+        return {
+            "answer": final.answer or final.error,
+            "status": final.status,
+            "weak_match": final.weak_match,
+            "sources": sources,
+        }
 
     def documents(self) -> list[str]:
         docs = {row["doc"] for row in self.retriever.store.rows(["doc"], self.access().condition())}

@@ -1,7 +1,17 @@
-"""Does the index answer this query? Decided from the retrieval, before any model is called.
+"""Do the passages found answer the query? Read from the retrieval, and never the last word.
 
-The rule reads more than the best passage's cosine: the signals are computed by `signals`
-(pure, tested), and `should_refuse` combines them with the thresholds in settings.
+Retrieval signals are a weak judge on documents and questions nobody tuned them on, so they
+decide little on their own:
+
+- with a model, a question is refused before the model only when nothing at all was found
+  (an empty index, or no passage the user may read); the model decides with the prompt's
+  cannot-answer rule, and a weak match is passed along for the chat and the API to show;
+- without a model, the passages are shown, under a plain "these may not answer it" when the
+  match is weak; a flat refusal only when nothing passes a floor set low enough to refuse at
+  most 1% of answerable questions on every dev set (README).
+
+The signals are computed by `signals` (pure, tested); `judge` combines them with the
+thresholds in settings.
 """
 
 from __future__ import annotations
@@ -18,11 +28,20 @@ MIN_CANDIDATES = 20  # the z-score of the best of n is at most sqrt(n - 1)
 class Signals:
     """What a retrieval says about whether the docs answer the query."""
 
-    top: float  # best cosine among the final hits
-    gap: float  # best cosine minus the fifth best among dense candidates
+    top: float  # best dense score among the final hits (a cosine, or a blend's weighted mean)
+    gap: float  # best dense score minus the fifth best among dense candidates
     standout: float  # how far the top hit stands out among the dense candidates (z-score)
+    strength: float  # how far the top hit stands out in the fused ranking (dense and BM25)
     agree: bool  # the final top hit is also among BM25's top candidates
     rerank: float | None  # the reranker's best score, when one ran
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with a retrieval: refuse it flatly, or go on and say whether it is weak."""
+
+    refuse: bool  # say the cannot-answer sentence without showing or sending any passage
+    weak: bool  # go on, but say the passages may not answer it
 
 
 def signals(found: Retrieval, agree_depth: int = 5) -> Signals:
@@ -33,28 +52,38 @@ def signals(found: Retrieval, agree_depth: int = 5) -> Signals:
     lexical = {h.chunk_id for h in found.lexical[:agree_depth]}
     agree = bool(hits) and hits[0].chunk_id in lexical
     scores = [h.rerank_score for h in hits if h.rerank_score is not None]
-    standout = found.standout
-    return Signals(top, gap, standout, agree, max(scores) if scores else None)
+    strength = hits[0].standing if hits else float("-inf")
+    return Signals(top, gap, found.standout, strength, agree, max(scores) if scores else None)
 
 
-def should_refuse(found: Retrieval, settings: Settings) -> bool:
-    """True when the passages found are unlikely to answer the query.
-
-    With a reranker, its best score decides. Otherwise the top passage must stand out among
-    the dense candidates (`refuse_standout`), and further still when BM25 does not also rank
-    it in its top five (`refuse_standout_unconfirmed`); thresholds were calibrated on the dev
-    sets for at most 5% of answerable questions refused on every set (README).
-    """
+def is_weak(found: Retrieval, settings: Settings) -> bool:
+    """The passages are unlikely to answer the query: the reranker's best score is low, or the
+    top passage stands out too little in the fused ranking (`weak_below`) or among the dense
+    candidates alone (`weak_standout`)."""
     if not found.hits:
         return True
     s = signals(found)
-    if s.top < settings.min_score:
-        return True
     if s.rerank is not None:
         return s.rerank < settings.rerank_min_score
     if len(found.dense) < MIN_CANDIDATES:
         return False  # too few passages for "stands out" to mean anything (a tiny index)
-    if s.standout < settings.refuse_standout:
+    return s.strength < settings.weak_below or s.standout < settings.weak_standout
+
+
+def below_floor(found: Retrieval, settings: Settings) -> bool:
+    """Nothing found is worth showing: no passage, or the best stands out less than
+    `refuse_below` in the fused ranking and BM25 does not confirm it (the floor of the
+    no-model refusal)."""
+    if not found.hits:
         return True
-    unconfirmed = bool(found.lexical) and not s.agree
-    return unconfirmed and s.standout < settings.refuse_standout_unconfirmed
+    s = signals(found)
+    if s.rerank is not None or len(found.dense) < MIN_CANDIDATES:
+        return False
+    return s.strength < settings.refuse_below and not s.agree
+
+
+def judge(found: Retrieval, settings: Settings, with_model: bool) -> Verdict:
+    """Refuse only what nothing supports: with a model, an empty retrieval; without one, a
+    retrieval below the floor. Everything else goes on, marked weak when it looks so."""
+    refuse = not found.hits if with_model else below_floor(found, settings)
+    return Verdict(refuse, refuse or is_weak(found, settings))

@@ -11,12 +11,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from retrieval.access import ALL, Access
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
+    BLEND_OFFLINE,
     E5_OFFLINE,
     MILVUS_DEFAULT,
     MINILM_OFFLINE,
+    USE_OFFLINE,
+    BlendEmbedder,
     Embedder,
     load_embedder,
 )
@@ -26,7 +31,7 @@ from retrieval.store import MILVUS_ERRORS, Snapshot, Store, same_model
 from retrieval.tokens import language
 from retrieval.types import Hit
 
-LOCAL_MODELS = {MILVUS_DEFAULT, MINILM_OFFLINE, E5_OFFLINE}
+LOCAL_MODELS = {MILVUS_DEFAULT, MINILM_OFFLINE, E5_OFFLINE, USE_OFFLINE, BLEND_OFFLINE}
 CENTRE_WINDOW = 10  # passages that set a language's usual match in fusion
 POOL = 40  # candidates per ranking at least: the refusal rule's z-scores are taken over them
 
@@ -37,9 +42,12 @@ def embedder_for(settings: Settings, store: Store, follow_index: bool = True) ->
     if settings.embedding_model == "auto" and info and info.embedding_model in LOCAL_MODELS:
         settings = settings.updated(embedding_model=info.embedding_model)
     embedder = load_embedder(settings)
-    if settings.embedding_cache:
-        return CachedEmbedder(embedder, settings.embedding_cache)
-    return embedder
+    if not settings.embedding_cache:
+        return embedder
+    if isinstance(embedder, BlendEmbedder):  # each model's vectors cached on their own
+        parts = [CachedEmbedder(p, settings.embedding_cache) for p in embedder.parts]
+        return BlendEmbedder(embedder.name, parts)
+    return CachedEmbedder(embedder, settings.embedding_cache)
 
 
 @dataclass(frozen=True)
@@ -71,11 +79,18 @@ def fuse(
     return [replace(first[key], relevance=min(1.0, scores[key] / best)) for key in order]
 
 
+WEAK_LINE = 3.5  # the default of settings.weak_below: where relevance is 0.5
+
+
 def relevance(standing: float) -> float:
-    """A fused (or dense) z-score as the 0..1 figure users see: 0.5 where the refusal rule's
-    default line is (z 1.75), near 0 for a typical candidate, near 1 for a clear winner; the
-    same meaning in the sources, the passage blocks, the feedback page and the API."""
-    return 1.0 / (1.0 + math.exp(-(standing - 1.75)))
+    """A fused (or dense) z-score as the 0..1 figure users see: 0.5 at the default weak-match
+    line (z 3.5), near 0 for a typical candidate, near 1 for a clear winner; the same meaning
+    in the sources, the passage blocks, the feedback page and the API."""
+    return 1.0 / (1.0 + math.exp(-(standing - WEAK_LINE)))
+
+
+def standing_as(hit: Hit, standing: float) -> Hit:
+    return replace(hit, standing=standing, relevance=relevance(standing))
 
 
 def rerank_relevance(score: float | None) -> float:
@@ -117,6 +132,28 @@ def dense_standing(partitions: Sequence[Sequence[Hit]]) -> dict[str, float]:
     return dict(zip(shifted, standardised(list(shifted.values())), strict=True))
 
 
+def lexical_standing(lexical: Sequence[Hit]) -> tuple[dict[str, float], dict[str, float]]:
+    """chunk id -> z-score of its BM25 score among the BM25 hits of its own language, and
+    language -> the lowest of them. BM25 only matches words the question shares with a
+    passage, so it can say which Chinese passage is best for a Chinese question, never that
+    an English one is worse: each language is scored apart, and a language BM25 found nothing
+    in counts as neutral (no floor)."""
+    by_lang: dict[str, list[Hit]] = {}
+    for hit in lexical:
+        by_lang.setdefault(passage_language(hit), []).append(hit)
+    standing: dict[str, float] = {}
+    floors: dict[str, float] = {}
+    for lang, hits in by_lang.items():
+        z = standardised([h.lexical_score or 0.0 for h in hits])
+        standing.update(zip([h.chunk_id for h in hits], z, strict=True))
+        floors[lang] = min(z, default=0.0)
+    return standing, floors
+
+
+def passage_language(hit: Hit) -> str:
+    return hit.lang or language(hit.text)
+
+
 def fuse_standardised(
     partitions: Sequence[Sequence[Hit]],
     lexical: Sequence[Hit],
@@ -125,22 +162,25 @@ def fuse_standardised(
 ) -> list[Hit]:
     """Fusion by standardised scores: the dense lists (one per language, each centred on its
     usual match) and the BM25 list are each turned into z-scores, so a passage counts by how
-    far it stands out, and its score is its dense z plus `lexical_weight` times its BM25 z (a
-    list that missed a passage gives it that list's lowest z)."""
+    far it stands out, and its score is its dense z plus `lexical_weight` times its BM25 z
+    (within its language; see `lexical_standing`). A list that missed a passage gives it that
+    list's lowest z."""
     hits = {h.chunk_id: h for ranking in partitions for h in ranking}
     dense_z = dense_standing(partitions) if standing is None else standing
-    lexical_scores = [h.lexical_score or 0.0 for h in lexical]
-    lexical_z = dict(zip([h.chunk_id for h in lexical], standardised(lexical_scores), strict=True))
+    lexical_z, lexical_floors = lexical_standing(lexical)
     for hit in lexical:
         hits.setdefault(hit.chunk_id, hit)
     dense_floor = min(dense_z.values(), default=0.0)
-    lexical_floor = min(lexical_z.values(), default=0.0)
+
+    def lexical_of(hit: Hit) -> float:
+        return lexical_z.get(hit.chunk_id, lexical_floors.get(passage_language(hit), 0.0))
+
     combined = {
-        key: dense_z.get(key, dense_floor) + lexical_weight * lexical_z.get(key, lexical_floor)
-        for key in hits
+        key: dense_z.get(key, dense_floor) + lexical_weight * lexical_of(hit)
+        for key, hit in hits.items()
     }
     ranked = sorted(hits.values(), key=lambda h: -combined[h.chunk_id])
-    return [replace(h, relevance=relevance(combined[h.chunk_id])) for h in ranked]
+    return [standing_as(h, combined[h.chunk_id]) for h in ranked]
 
 
 class Retriever:
@@ -162,14 +202,14 @@ class Retriever:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
         search of one retrieval reads the same index version, and only what `access` may."""
         k = k or self.settings.top_k
-        vector = self.embedder.embed_queries([query])[0].tolist()
+        vector = self.embedder.embed_queries([query])[0]
         try:
             return self._retrieve(query, k, vector, access)
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
             return self._retrieve(query, k, vector, access)
 
-    def _retrieve(self, query: str, k: int, vector: list[float], access: Access) -> Retrieval:
+    def _retrieve(self, query: str, k: int, vector: np.ndarray, access: Access) -> Retrieval:
         at = self.store.snapshot(access)  # one round trip: the version, its facts, its model
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
@@ -177,13 +217,14 @@ class Retriever:
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
         lexical: list[Hit] = []
         if self.settings.search_mode == "hybrid":
-            lexical = self.store.text_search(query, pool, vector, at)
+            own = self._weighted(vector, language(query), language(query))
+            lexical = self.store.text_search(query, pool, own, at)
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule
         fused = len(partitions) > 1 or lexical
         if fused:
             ranked = self._fuse(partitions, lexical, standing)
         else:
-            ranked = [replace(h, relevance=relevance(standing.get(h.chunk_id, 0.0))) for h in dense]
+            ranked = [standing_as(h, standing.get(h.chunk_id, 0.0)) for h in dense]
         candidates = ranked[: max(k, self.settings.rerank_candidates)]
         reranked = self.reranker.rerank(query, candidates)
         if reranked is not None:
@@ -193,17 +234,26 @@ class Retriever:
         return Retrieval(query, hits, dense, lexical, reranked is not None, top)
 
     def _dense_rankings(
-        self, query: str, vector: list[float], pool: int, info, at: Snapshot
+        self, query: str, vector: np.ndarray, pool: int, info, at: Snapshot
     ) -> list[list[Hit]]:
         """One dense ranking, or with language balance one per language of the index (the
         query's own language first), so a question in one language still sees the best
-        passages of the other."""
+        passages of the other; each search weighs a blend's models for its language pair."""
         languages = info.languages if info else ()
-        if not self.settings.language_balance or len(languages) < 2:
-            return [self.store.dense_search(vector, pool, at=at)]
         own = language(query)
+        if not self.settings.language_balance or len(languages) < 2:
+            return [self.store.dense_search(self._weighted(vector, own, own), pool, at=at)]
         ordered = sorted(languages, key=lambda lang: lang != own)
-        return [self.store.dense_search(vector, pool, lang, at) for lang in ordered]
+        return [
+            self.store.dense_search(self._weighted(vector, own, lang), pool, lang, at)
+            for lang in ordered
+        ]
+
+    def _weighted(self, vector: np.ndarray, asked: str, passages: str) -> list[float]:
+        """The query vector for searching `passages`-language text with an `asked`-language
+        question (a blend weighs its models per pair; one model: the vector as it is)."""
+        weights = self.settings.blend_weights.get(f"{asked}>{passages}")
+        return (self.embedder.weighted(vector, weights) if weights else vector).tolist()
 
     def _fuse(
         self, partitions: list[list[Hit]], lexical: list[Hit], standing: dict[str, float]
@@ -213,7 +263,9 @@ class Retriever:
             return fuse_standardised(partitions, lexical, s.lexical_weight, standing)
         weights = [1.0] + [s.other_language_weight] * (len(partitions) - 1)
         rankings = [*partitions, lexical] if lexical else partitions
-        return fuse(rankings, s.rrf_k, weights + ([s.lexical_weight] if lexical else []))
+        fused = fuse(rankings, s.rrf_k, weights + ([s.lexical_weight] if lexical else []))
+        floor = min(standing.values(), default=0.0)  # rank fusion has no scale: the dense z
+        return [replace(h, standing=standing.get(h.chunk_id, floor)) for h in fused]
 
     def search(self, query: str, k: int | None = None, access: Access = ALL) -> list[Hit]:
         """The k best passages for the query."""

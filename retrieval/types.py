@@ -53,7 +53,9 @@ class Hit:
     rerank_score: float | None = None  # set when a reranker ordered the hits
     lexical_score: float | None = None  # the BM25 score, on hits found by full-text search
     relevance: float = 0.0  # 0..1, in the order of the final ranking: the figure users see
+    standing: float = 0.0  # how far it stands out in the fused ranking (a z-score)
     pages: str = ""  # page numbers of a PDF passage
+    lang: str = ""  # the passage's language ('en', 'zh'; empty on an index older than schema 5)
 
     @property
     def embed_text(self) -> str:

@@ -16,7 +16,7 @@ SCHEMA_VERSION = "5"  # 2: search_text + BM25; 3: added/removed versions; 4: lan
 NEVER = 2**62  # `removed` of a row that is still live
 TEXT_MAX_BYTES = 65_535
 PAGE_LIMIT = 10_000
-OUTPUT_FIELDS = ["id", "doc", "heading", "text", "pages"]
+OUTPUT_FIELDS = ["id", "doc", "heading", "text", "pages", "lang"]
 OUTPUT_FIELDS_V4 = ["id", "doc", "heading", "text"]  # an index built before pages existed
 MAX_GROUPS = 64
 

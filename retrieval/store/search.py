@@ -132,4 +132,5 @@ def to_hit(row: dict, cosine_to: list[float] | None = None) -> Hit:
         score=score,
         chunk_id=str(row.get("id", entity.get("id", ""))),
         pages=entity.get("pages") or "",
+        lang=entity.get("lang") or "",
     )

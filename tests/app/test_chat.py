@@ -154,13 +154,29 @@ def test_timing_and_sources_that_open(users):
 
 def test_chinese_interface_and_cannot_answer_in_chinese(env, monkeypatch):
     env(None)
-    monkeypatch.setenv("RAG_MIN_SCORE", "1.5")  # nothing passes: the refusal path
+    monkeypatch.setenv("RAG_REFUSE_BELOW", "99")  # below the no-model floor: the refusal path
     at = start()
     at.sidebar.segmented_control(key="lang_pick").set_value("zh").run()
     assert any(t == "向文档提问" for t in texts(at.title))
     assert at.chat_input[0].placeholder == "就文档内容提问"
-    at = ask(at, "全职员工每年有几天带薪年假？")
+    at = ask(at, "鼹鼠嚼蜡？")  # no word in common with the docs: BM25 confirms nothing
     assert any(CANNOT_ANSWER_ZH in t for t in texts(at.chat_message[-1].markdown))
+
+
+def test_a_weak_match_is_said_plainly_beside_the_passages_or_the_answer(env, monkeypatch):
+    from prompts.templates import WEAK_MATCH_ANSWER, WEAK_MATCH_ZH
+
+    env(None)
+    monkeypatch.setenv("RAG_WEAK_BELOW", "99")  # every match counts as weak
+    at = ask(start(), "全职员工每年有几天带薪年假？")
+    reply = at.chat_message[-1]
+    assert WEAK_MATCH_ZH in texts(reply.warning)  # in the question's language, above them
+    assert len(reply.expander) >= 3  # the passages are still there: nothing is hidden
+    env("chat")
+    at = ask(start())
+    reply = at.chat_message[-1]
+    assert WEAK_MATCH_ANSWER in texts(reply.warning) and len(reply.expander) >= 3
+    no_traceback(at)
 
 
 def test_a_damaged_history_file_still_answers(env, monkeypatch, tmp_path):

@@ -61,7 +61,7 @@ def test_a_closed_folder_never_reaches_another_group(tree):
 
 def test_answers_and_follow_ups_never_carry_it(tree, fake_llm):
     settings, _, retriever, _, _ = tree
-    chat_conf = chat_settings(retriever, fake_llm, "chat", refuse_standout=0, min_score=-1)
+    chat_conf = chat_settings(retriever, fake_llm, "chat", weak_standout=0)
     chat = open_chat(chat_conf)
     fake_llm.requests.clear()
     for question in QUESTIONS:

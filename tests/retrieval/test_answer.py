@@ -106,16 +106,40 @@ def test_passages_are_fenced_against_injection(corpus_index, fake_llm, tmp_path,
     assert user.index("</context>") < user.index("<question>")
 
 
-def test_below_threshold_answers_cannot_answer_without_the_model(corpus_index, fake_llm):
-    settings = chat_settings(corpus_index, fake_llm, "chat", min_score=0.99)
+NONSENSE = "zzqx vlorp grimble?"  # shares no word with the corpus: BM25 confirms nothing
+NONSENSE_ZH = "鼹鼠嚼蜡？"
+
+
+def test_a_weak_match_still_reaches_the_model_flagged(corpus_index, fake_llm):
+    """Retrieval signals never stop a question on its way to the model: however weak the
+    match, the model sees the passages and the answer carries the weak flag and notice."""
+    from prompts.templates import WEAK_MATCH_ANSWER
+
+    settings = chat_settings(corpus_index, fake_llm, "chat", weak_below=99.0)
     fake_llm.requests.clear()
     deltas, final = run(corpus_index, settings)
-    assert final.answer == CANNOT_ANSWER and final.cannot_answer and not deltas
-    assert fake_llm.requests == []
+    assert deltas and fake_llm.answer_requests() and final.status == "answered"
+    assert final.weak_match and WEAK_MATCH_ANSWER in final.notices
+    strong = run(corpus_index, settings.updated(weak_below=0, weak_standout=0))[1]
+    assert not strong.weak_match and WEAK_MATCH_ANSWER not in strong.notices
+
+
+def test_without_a_model_a_weak_match_shows_passages_under_a_plain_notice(corpus_index):
+    from prompts.templates import WEAK_MATCH, WEAK_MATCH_ZH
+
+    settings = corpus_index.settings.updated(llm="", weak_below=99.0)
+    final = run(corpus_index, settings)[1]
+    assert final.status == "retrieval_only" and final.sources and final.weak_match
+    assert final.answer.startswith(WEAK_MATCH)
+    zh = run(corpus_index, settings, question="年假有几天？")[1]
+    assert zh.answer.startswith(WEAK_MATCH_ZH) and zh.sources
+    # the floor: nothing stands out and BM25 does not confirm it (no word in common)
+    floor = run(corpus_index, settings.updated(refuse_below=99.0), question=NONSENSE)[1]
+    assert floor.status == "refused" and floor.answer == CANNOT_ANSWER and not floor.sources
 
 
 def test_retrieval_only_mode(corpus_index):
-    settings = corpus_index.settings.updated(llm="")
+    settings = corpus_index.settings.updated(llm="", weak_below=0, weak_standout=0)
     deltas, final = run(corpus_index, settings)
     assert not deltas and final.model == ""
     assert final.answer.startswith(NO_MODEL_NOTICE)
@@ -281,7 +305,7 @@ def test_answer_status_says_what_happened(corpus_index, fake_llm):
     chat = open_chat(chat_settings(corpus_index, fake_llm, "plain"))
     assert final("How many days of annual leave do I get?", chat).status == "answered"
     assert final("How many days of annual leave do I get?", None).status == "retrieval_only"
-    refused = final("How many days of annual leave do I get?", None, min_score=1.5)
+    refused = final(NONSENSE, None, refuse_below=99.0)
     assert refused.status == "refused" and refused.cannot_answer
     empty = final("   ", None)
     assert empty.status == "error" and empty.answer == "" and empty.error  # shown once
@@ -300,9 +324,11 @@ def test_answers_and_refusals_come_in_the_question_language(corpus_index, fake_l
     assert CANNOT_ANSWER_ZH in zh_rules and CANNOT_ANSWER not in zh_rules
     assert CANNOT_ANSWER in en_rules and CANNOT_ANSWER_ZH not in en_rules
     assert "even when the passages are in another language" in zh_rules
-    refused = run(corpus_index, settings.updated(min_score=1.5), question="年假有几天？")[1]
+    floor = settings.updated(llm="", refuse_below=99.0)
+    refused = run(corpus_index, floor, question=NONSENSE_ZH)[1]
     assert refused.answer == CANNOT_ANSWER_ZH and refused.status == "refused"
-    passages = run(corpus_index, settings.updated(llm=""), question="年假有几天？")[1]
+    plain = settings.updated(llm="", weak_below=0, weak_standout=0)
+    passages = run(corpus_index, plain, question="年假有几天？")[1]
     assert passages.answer.startswith(NO_MODEL_NOTICE_ZH)
 
 

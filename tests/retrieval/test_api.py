@@ -49,7 +49,7 @@ def api(tmp_path_factory, embedder, fake_llm):
     settings = make_settings(
         tmp, docs, users_file=users, llm="custom", llm_base_url=fake_llm.url,
         llm_model_name="chat", llm_api_key="test-key", llm_max_retries=0,
-        api_rate_per_minute=1000, refuse_standout=0, min_score=-1,
+        api_rate_per_minute=1000, weak_standout=0,
     )  # fmt: skip
     store = Store(settings)
     ingest(settings, store, embedder)

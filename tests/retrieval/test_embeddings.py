@@ -60,9 +60,38 @@ def test_empty_input(embedder):
     assert embedder.embed_queries([]).shape == (0, 384)
 
 
-def test_auto_without_an_index_is_the_multilingual_offline_model(tmp_path):
+def test_auto_without_an_index_is_the_offline_blend(tmp_path, e5, embedder):
     settings = make_settings(tmp_path, tmp_path, embedding_model="auto")
-    assert load_embedder(settings).name == embeddings.E5_OFFLINE
+    blend = load_embedder(settings)
+    assert blend.name == embeddings.BLEND_OFFLINE and blend.dim == 384 + 384 + 512
+    assert [p.name for p in blend.parts] == ["e5-offline", "minilm-offline", "use-offline"]
+
+
+def test_blend_scores_the_weighted_mean_of_its_models_cosines(e5, embedder):
+    use = embeddings.UseOffline()
+    blend = embeddings.BlendEmbedder("blend", [e5, embedder, use])
+    passages = ["VPN passwords expire every 90 days.", "食堂早上八点开门。"]
+    question = "When does my VPN password expire?"
+    stored = blend.embed_documents(passages)
+    assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-4)
+    cosines = np.stack(
+        [p.embed_documents(passages) @ p.embed_queries([question])[0] for p in blend.parts]
+    )  # (model, passage)
+    query = blend.embed_queries([question])[0]
+    assert np.allclose(stored @ query, cosines.mean(axis=0), atol=1e-4)
+    weights = [2.0, 0.0, 1.0]
+    expected = (2 * cosines[0] + cosines[2]) / 3
+    assert np.allclose(stored @ blend.weighted(query, weights), expected, atol=1e-4)
+    with pytest.raises(EmbeddingError, match="RAG_BLEND_WEIGHTS"):
+        blend.weighted(query, [1.0, 1.0])
+
+
+def test_use_puts_a_sentence_and_its_translation_together():
+    use = embeddings.UseOffline()
+    query = use.embed_queries(["食堂几点开门？"])[0]
+    passages = use.embed_documents(["The canteen opens at 8 am.", "VPN passwords expire."])
+    same, other = passages @ query
+    assert same > other + 0.1
 
 
 def test_e5_puts_its_prefixes_and_crosses_languages(e5):

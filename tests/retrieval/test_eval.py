@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from retrieval.eval import (
     CONFIGS,
     DEV_SETS,
+    HELD_OUT,
     Question,
+    all_sets,
     evaluate,
     is_hit,
     load_questions,
@@ -26,22 +29,38 @@ from tests.conftest import CORPUS, run_cli
 
 SAMPLE = DEV_SETS["sample"]
 QA = SAMPLE.questions
-# Floors per dev set (R@5, MRR@10), just under the default configuration's figures measured on
-# 2026-12-01 (README table). A change that makes retrieval worse than this fails CI.
+FOREIGN = HELD_OUT["foreign"]
+# CI sets this: there the held-out set beside the project must be present, never skipped.
+REQUIRE_HELD_OUT = os.environ.get("DOCS_QA_REQUIRE_HELD_OUT") == "1"
+# Floors per set (R@5, MRR@10), just under the default configuration's figures measured on
+# 2026-12-03 (README table). A change that makes retrieval worse than this fails CI.
 FLOORS: dict[str, tuple[float, float]] = {
-    "sample": (0.97, 0.92),  # measured 0.990 / 0.949
-    "helpcentre": (0.97, 0.88),  # 0.990 / 0.902
-    "helpcentre-2": (0.95, 0.79),  # 0.967 / 0.815
-    "reference": (0.88, 0.79),  # 0.905 / 0.818
-    "zh-ops": (0.90, 0.79),  # 0.919 / 0.816
-    "mixed": (0.86, 0.72),  # 0.887 / 0.749
+    "sample": (0.98, 0.93),  # measured 1.000 / 0.958
+    "helpcentre": (0.97, 0.90),  # 0.990 / 0.927
+    "helpcentre-2": (0.96, 0.84),  # 0.978 / 0.864
+    "reference": (0.91, 0.84),  # 0.927 / 0.866
+    "zh-ops": (0.92, 0.80),  # 0.941 / 0.825
+    "mixed": (0.95, 0.79),  # 0.983 / 0.819
+    "foreign": (0.78, 0.64),  # 0.809 / 0.667 (held out: a check, never tuned on)
 }
-# R@5 per question group where a set has it (measured: zh 0.922-1.0, en 0.859, cross 0.745).
-LANGUAGE_FLOORS = {"lang=zh": 0.85, "lang=en": 0.83, "cross-language": 0.70}
-# Refusal: at most 5% of answerable questions refused on any set (measured 2.0-4.4%), and a
-# share of the unanswerable ones refused across the sets (measured 8-33%, mean 18%).
-REFUSE_ANSWERABLE_CEILING = 0.05
-REFUSE_UNANSWERABLE_MEAN_FLOOR = 0.15
+# R@5 per question group (question language > answer page language) where a set has it.
+GROUP_FLOORS: dict[str, dict[str, float]] = {
+    "mixed": {"en>en": 0.97, "zh>zh": 0.97, "en>zh": 0.89, "zh>en": 0.95},
+    "sample": {"en>en": 0.97, "zh>zh": 0.97},
+    "foreign": {"en>en": 0.87, "zh>zh": 0.80, "en>zh": 0.80, "zh>en": 0.45},
+}
+# Refusal without a model: at most 2% of answerable questions refused on any set; the weak
+# flag (or a refusal) on a share of the unanswerable ones across the sets (measured 0.60).
+REFUSE_ANSWERABLE_CEILING = 0.02
+FLAG_UNANSWERABLE_MEAN_FLOOR = 0.5
+
+
+def gate_sets():
+    """Every dev set, and the held-out one where it is present (required in CI)."""
+    present = all_sets()
+    if "foreign" not in present and REQUIRE_HELD_OUT:
+        raise AssertionError(f"the held-out set is missing: {FOREIGN.questions}")
+    return list(present.values())
 
 
 def test_metric_known_answers():
@@ -122,16 +141,24 @@ def test_mixed_set_asks_a_quarter_across_languages():
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
-    """The default and the tutorial baseline on every dev set, measured once."""
+    """The default and the tutorial baseline on every set, measured once."""
     settings = Settings(_env_file=None, store_uri=str(tmp_path_factory.mktemp("gate") / "x.db"))
     configs = {name: CONFIGS[name] for name in ("default", "baseline")}
-    figures, _ = evaluate(list(DEV_SETS.values()), configs, 10, settings)
+    figures, _ = evaluate(gate_sets(), configs, 10, settings)
     print(json.dumps(figures))
     return figures
 
 
-@pytest.mark.parametrize("name", sorted(DEV_SETS))
+def test_the_held_out_set_is_in_the_gate(gate):
+    if "foreign" not in gate:
+        pytest.skip(f"no held-out set here ({FOREIGN.questions} is absent: a user's own clone)")
+    assert gate["foreign"]["default"]["all"]["questions"] == 115
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
 def test_default_beats_the_tutorial_pipeline_and_holds_its_floors(gate, name):
+    if name not in gate:
+        pytest.skip(f"{name} is not here (see test_the_held_out_set_is_in_the_gate)")
     default, baseline = gate[name]["default"], gate[name]["baseline"]
     for metric in ("recall@5", "mrr@10"):
         assert default["all"][metric] >= baseline["all"][metric], (metric, default, baseline)
@@ -140,19 +167,22 @@ def test_default_beats_the_tutorial_pipeline_and_holds_its_floors(gate, name):
     assert default["all"]["mrr@10"] >= mrr_floor, default
 
 
-def test_refusal_holds_on_every_set(gate):
+def test_refusal_never_hides_an_answer_and_weak_matches_are_flagged(gate):
     default = {name: figures["default"]["all"] for name, figures in gate.items()}
     for name, f in default.items():
         assert f["refused_answerable"] <= REFUSE_ANSWERABLE_CEILING, (name, f)
-    mean = sum(f["refused_unanswerable"] for f in default.values()) / len(default)
-    assert mean >= REFUSE_UNANSWERABLE_MEAN_FLOOR, default
+        assert f["e2e@5"] >= f["recall@5"] - REFUSE_ANSWERABLE_CEILING, (name, f)
+    mean = sum(f["weak_unanswerable"] for f in default.values()) / len(default)
+    assert mean >= FLAG_UNANSWERABLE_MEAN_FLOOR, default
 
 
-def test_languages_and_cross_language_floors(gate):
-    for name, groups in gate.items():
-        for group, floor in LANGUAGE_FLOORS.items():
-            if group in groups["default"]:
-                assert groups["default"][group]["recall@5"] >= floor, (name, group, groups)
+def test_language_and_cross_language_floors(gate):
+    for name, floors in GROUP_FLOORS.items():
+        if name not in gate:
+            continue
+        groups = gate[name]["default"]
+        for group, floor in floors.items():
+            assert groups[group]["recall@5"] >= floor, (name, group, groups[group])
 
 
 def test_cli_json_report_and_per_question_output(tmp_path):
@@ -170,11 +200,11 @@ def test_cli_json_report_and_per_question_output(tmp_path):
     figures = json.loads(result.stdout)["custom"]
     assert set(figures) == {"dense", "baseline", "custom"}
     groups = figures["dense"]
-    assert set(groups) == {"all", "lang=en", "lang=zh"}  # the last question is in Chinese
+    assert {"all", "lang=en", "lang=zh"} <= set(groups)  # the last question is in Chinese
     assert {"recall@1", "recall@5", "mrr@5", "ndcg@5", "refused_unanswerable"} <= set(groups["all"])
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 12
-    assert {"set", "id", "config", "question", "hits", "refused", "signals"} <= set(rows[0])
+    assert {"set", "id", "config", "question", "hits", "refused", "weak", "signals"} <= set(rows[0])
     assert set(rows[0]["hits"][0]) == {"doc", "heading", "text", "score"}
     assert not rows[0]["hits"][0]["doc"].startswith("/")
     assert len(rows[0]["hits"]) == 5

@@ -95,25 +95,36 @@ def test_signals_of_a_retrieval():
     assert empty.top == float("-inf") and not empty.agree
 
 
-def test_refusal_rule_reads_standout_agreement_and_rerank_scores():
-    from retrieval.refusal import should_refuse
+def test_weak_match_and_refusal_floor_read_standing_agreement_and_rerank_scores():
+    from retrieval.refusal import Verdict, below_floor, is_weak, judge
     from retrieval.settings import Settings
 
     settings = Settings(_env_file=None)
-    top, other = hit("a", 0.85), hit("b", 0.80)
-    pool = [top, other] + [hit(f"p{i}", 0.5) for i in range(18)]
+    other = hit("b", 0.80)
+    pool = [hit("a", 0.85), other] + [hit(f"p{i}", 0.5) for i in range(18)]
 
-    def found(z, lexical=(), hits=(top,), dense=pool):
-        return Retrieval("q", list(hits), dense, list(lexical), standout=z)
+    def found(strength, z=3.0, lexical=(), hits=None, dense=pool):
+        top = replace(hit("a", 0.85), standing=strength)
+        return Retrieval("q", list(hits if hits is not None else [top]), dense, list(lexical),
+                         standout=z)  # fmt: skip
 
-    assert not should_refuse(found(3.0), settings)
-    assert should_refuse(found(1.5), settings)  # does not stand out
-    assert not should_refuse(found(2.0, lexical=[top]), settings)  # BM25 agrees
-    assert should_refuse(found(2.0, lexical=[other]), settings)  # BM25 ranks others first
-    assert should_refuse(found(3.0, hits=()), settings)
-    assert should_refuse(found(3.0, hits=[hit("low", 0.1)]), settings)  # below RAG_MIN_SCORE
-    reranked = [replace(top, rerank_score=0.0)]
-    assert should_refuse(found(3.0, hits=reranked), settings)  # the reranker found nothing
-    assert not should_refuse(found(1.0, hits=[replace(top, rerank_score=0.7)]), settings)
-    assert not should_refuse(found(1.5), settings.updated(refuse_standout=0))
-    assert not should_refuse(found(1.0, dense=pool[:4]), settings)  # a tiny index: no z rule
+    assert not is_weak(found(4.0), settings)
+    assert is_weak(found(3.0), settings)  # does not stand out in the fused ranking
+    assert is_weak(found(4.0, z=1.5), settings)  # nor among the dense candidates
+    assert is_weak(found(4.0, hits=[]), settings)
+    reranked = [replace(hit("a", 0.85), rerank_score=0.0)]
+    assert is_weak(found(4.0, hits=reranked), settings)  # the reranker found nothing
+    assert not is_weak(found(1.0, hits=[replace(hit("a"), rerank_score=0.7)]), settings)
+    assert not is_weak(found(3.0), settings.updated(weak_below=0))
+    assert not is_weak(found(1.0, dense=pool[:4]), settings)  # a tiny index: no z rule
+    # the no-model floor: far below the weak line, and never when BM25 confirms the passage
+    assert below_floor(found(1.0), settings) and below_floor(found(4.0, hits=[]), settings)
+    assert not below_floor(found(3.0), settings)
+    assert not below_floor(found(1.0, lexical=[hit("a")]), settings)
+    assert below_floor(found(1.0, lexical=[other]), settings)
+    # with a model only an empty retrieval is refused; a weak one goes on, flagged
+    assert judge(found(1.0), settings, with_model=True) == Verdict(refuse=False, weak=True)
+    assert judge(found(4.0, hits=[]), settings, with_model=True).refuse
+    assert judge(found(1.0), settings, with_model=False).refuse
+    verdict = judge(found(3.0), settings, with_model=False)
+    assert not verdict.refuse and verdict.weak
