@@ -17,6 +17,7 @@ from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
 from retrieval.settings import Settings
 from retrieval.sources import open_section, read_document
+from retrieval.syncstatus import read_progress
 from retrieval.users import User
 
 log = logging.getLogger("app.chat")
@@ -244,6 +245,19 @@ def last_turn_controls(turn: dict, key: str) -> None:
         st.code(turn["answer"].answer or "", language="markdown", wrap_lines=True)
 
 
+def empty_index(page: Page) -> None:
+    """Nothing published yet: the first ingest's progress while it runs (the page follows it
+    and answers once it is done), else how to run one."""
+    running = read_progress(page.settings)
+    if running is None:
+        st.info(t("empty_index"))
+        st.stop()
+    known = running.stage in ("files", "chunks", "embedding")
+    stage = t(f"stage_{running.stage}") if known else ""
+    st.info(t("first_ingest", done=running.done, total=running.total, stage=stage))
+    views.retry_soon()
+
+
 def render(page: Page, model: str, k: int) -> None:
     """The chat: the conversation so far, then a new question (typed, or redone)."""
     finish_stopped(page)
@@ -251,8 +265,7 @@ def render(page: Page, model: str, k: int) -> None:
     if error := st.session_state.get("history_error"):
         st.warning(t("history_unavailable", error=error), icon=":material/database:")
     if page.back.status() is None:
-        st.info(t("empty_index"))
-        st.stop()
+        empty_index(page)
     draw_history(page)
     question = st.chat_input(t("ask_placeholder"))
     if redo := st.session_state.pop("redo", None):

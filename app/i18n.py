@@ -33,6 +33,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "  \nLast ingest: {at}  \nIndex: `{where}`",
         "empty_index": "The index is empty. Run the ingest first: `make ingest` (or "
         "`python -m ingest`), or use **Admin: re-ingest docs** in the sidebar.",
+        "first_ingest": "The first ingest is running: {done} of {total} {stage}. Answers "
+        "start as soon as it is done; this page follows it.",
+        "index_starting": "The index is starting up; this page tries again in a moment.",
+        "stage_files": "files read",
+        "stage_chunks": "files split",
+        "stage_embedding": "passages embedded",
         "no_model": "No language model configured: set `RAG_LLM` in `.env` (see README).",
         "retrieval_only": "Retrieval only (no model)",
         "reingest": "Admin: re-ingest docs",
@@ -103,6 +109,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "  \n上次导入：{at}  \n索引：`{where}`",
         "empty_index": "索引为空。请先导入文档：`make ingest`（或 `python -m ingest`），"
         "或使用侧边栏的 **管理员：重新导入文档**。",
+        "first_ingest": "首次导入正在进行：{stage} {done} / {total}。"
+        "完成后即可提问，本页会自动刷新。",
+        "index_starting": "索引正在启动，本页稍后会自动重试。",
+        "stage_files": "读取文件",
+        "stage_chunks": "切分文件",
+        "stage_embedding": "向量化段落",
         "no_model": "未配置语言模型：在 `.env` 中设置 `RAG_LLM`（见 README）。",
         "retrieval_only": "仅检索（不使用模型）",
         "reingest": "管理员：重新导入文档",

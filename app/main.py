@@ -22,19 +22,25 @@ log = logging.getLogger("app")
 st.set_page_config(page_title="Docs QA", page_icon=":material/menu_book:", layout="centered")
 
 
-def open_backend(settings):
+def open_backend(settings, user):
+    """The shared index connection; while it cannot be reached yet (its server starting, a
+    transient failure), staff see a notice and the page retries: never an error page.
+    What went wrong goes to the log, and to admins."""
     try:
         return services.backend(settings.fingerprint(), settings)
     except Exception as exc:  # the page must explain, never show a traceback
-        log.exception("cannot open the index")
-        st.error(f"Cannot open the index: {views.friendly(str(exc))}", icon=":material/error:")
-        st.stop()
+        log.exception("cannot open the index (retrying)")
+        st.info(t("index_starting"), icon=":material/hourglass_top:")
+        if user.admin:
+            st.caption(views.plain(views.friendly(str(exc))))
+        views.retry_soon()
 
 
 def main() -> None:
     settings = services.settings()
     user = auth.current_user(settings)
-    page = chat.Page(settings, user, open_backend(settings), services.chat_store(settings))
+    back = open_backend(settings, user)
+    page = chat.Page(settings, user, back, services.chat_store(settings))
     st.session_state.setdefault("history", [])
     chat.open_conversation(page)
     model, k = sidebar.draw(page)

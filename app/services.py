@@ -47,8 +47,9 @@ def backend(fingerprint: str, _settings: Settings) -> Backend:
 def reingest(
     settings: Settings, back: Backend, on_progress: Callable[[str, int, int], None]
 ) -> IngestReport:
-    """Run the ingest job against the served index; returns its report."""
-    return run_ingest_job(settings.docs_dir, back.uri, on_progress=on_progress)
+    """Run the ingest job against the shared index (it attaches to the same local server);
+    returns its report."""
+    return run_ingest_job(settings.docs_dir, settings.store_uri, on_progress=on_progress)
 
 
 def users(settings: Settings) -> UsersFile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from contextlib import closing
 
@@ -130,6 +131,12 @@ def render_section(section: Section, cited: str) -> None:
             st.info(passage.text, icon=":material/format_quote:")
         else:
             st.markdown(passage.text)
+
+
+def retry_soon(seconds: float = 3.0) -> None:
+    """End this run and run the page again shortly (a notice stays up meanwhile)."""
+    time.sleep(seconds)
+    st.rerun()
 
 
 def friendly(message: str) -> str:

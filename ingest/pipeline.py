@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -19,6 +20,7 @@ from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
+from retrieval.syncstatus import IngestProgress, clear_progress, write_progress
 from retrieval.types import Chunk, FailedFile, IngestReport
 from retrieval.users import load_users
 
@@ -192,8 +194,28 @@ def ingest(
     """Bring the index in line with the docs folder; a no-op when nothing changed. A change
     that would remove more than `max_delete_share` of the documents stops (an unmounted share
     looks like an empty folder) unless `allow_mass_delete`."""
-    with exclusive_ingest(settings):
-        return _ingest(settings, store, embedder, rebuild, progress, allow_mass_delete)
+    with exclusive_ingest(settings), published_progress(settings, progress) as report:
+        return _ingest(settings, store, embedder, rebuild, report, allow_mass_delete)
+
+
+@contextmanager
+def published_progress(settings: Settings, progress: Progress) -> Iterator[Progress]:
+    """`progress`, also written beside the index (at most twice a second) for the app to show
+    while a first ingest runs; the file goes when the ingest ends, however it ends."""
+    last = [0.0]
+
+    def both(stage: str, done: int, total: int) -> None:
+        progress(stage, done, total)
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done == total:
+            last[0] = now
+            with contextlib.suppress(OSError):
+                write_progress(settings, IngestProgress(stage, done, total, os.getpid()))
+
+    try:
+        yield both
+    finally:
+        clear_progress(settings)
 
 
 class MassDeleteError(UserError):

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     blend_weights: dict[str, list[float]] = Field(
         default_factory=lambda: {
             "en>en": [1.0, 1.0, 0.5],
-            "zh>zh": [1.0, 0.0, 0.5],
+            "zh>zh": [1.0, 0.0, 0.25],
             "en>zh": [1.0, 0.0, 1.0],
             "zh>en": [1.0, 0.0, 1.0],
         },
@@ -258,11 +258,11 @@ class Settings(BaseSettings):
         description="The same among the dense candidates alone (z-score); 0 = never.",
     )
     refuse_below: float = Field(
-        2.25,
+        1.5,
         description="Without a model: refuse flatly when the top passage stands out less than "
         "this in the fused ranking and BM25 does not rank it in its top five (a floor that "
-        "refused at most 1% of answerable questions on every dev set); with a model, only an "
-        "empty retrieval is refused.",
+        "refused no answerable question on any set, in any configuration of the eval); with a "
+        "model, only an empty retrieval is refused.",
     )
     rerank_min_score: float = Field(
         0.01,
@@ -345,8 +345,10 @@ class Settings(BaseSettings):
     api_max_body_mb: float = Field(1.0, gt=0, description="Larger API requests are refused.")
     local_server: bool = Field(
         True,
-        description="The app serves a Milvus Lite index through a local server on 127.0.0.1 so "
-        "that ingest jobs can write while staff chat.",
+        description="Every process (the app, ingest, the API, MCP, the eval) reaches a Milvus "
+        "Lite index through one local server on 127.0.0.1 that the first of them starts and "
+        "the last one out stops, so they run side by side in any start order; false opens "
+        "the file directly (one process at a time).",
     )
 
     # --- prompts (validated: an unknown placeholder is an error at load) ------------------------

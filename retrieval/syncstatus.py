@@ -6,6 +6,7 @@ status panel, so neither runs inside the other's process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -58,6 +59,48 @@ def read_status(settings: Settings) -> SyncStatus | None:
         return SyncStatus(**json.loads(status_path(settings).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """How far the running ingest is (written by it, shown by the app while the index is
+    still empty); `stage` is files, chunks or embedding."""
+
+    stage: str
+    done: int
+    total: int
+    pid: int = 0
+
+
+def progress_path(settings: Settings) -> Path:
+    return settings.data_dir() / f"{settings.collection}.ingest-progress.json"
+
+
+def write_progress(settings: Settings, progress: IngestProgress) -> None:
+    path = progress_path(settings)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(progress)), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_progress(settings: Settings) -> IngestProgress | None:
+    """The running ingest's progress; None when none runs (or it died without a word)."""
+    try:
+        found = IngestProgress(**json.loads(progress_path(settings).read_text("utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(found.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return found
+
+
+def clear_progress(settings: Settings) -> None:
+    with contextlib.suppress(OSError):
+        progress_path(settings).unlink()
 
 
 def now() -> str:

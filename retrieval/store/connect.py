@@ -36,6 +36,7 @@ class Location:
 
     uri: str  # what the client connects to
     data_dir: Path | None  # the Milvus Lite data directory behind it, when it is ours
+    shared: bool = False  # reached through the shared local server, on a lease
 
     @property
     def label(self) -> str:
@@ -52,13 +53,26 @@ class Location:
         return Path(tempfile.gettempdir()) / f"docs-qa-ingest-{digest}.lock"
 
 
-def locate(store_uri: str) -> Location:
-    """The one function that turns a configured location into where the index really is."""
+def locate(store_uri: str, shared: bool = False) -> Location:
+    """The one function that turns a configured location into where the index really is.
+    With `shared`, a Milvus Lite path is reached through the local server every process of
+    ours shares (started if absent; this process holds a lease on it until `release`)."""
     if local_server.is_local_path(store_uri):
         data_dir = Path(store_uri).expanduser().resolve()
+        if shared:
+            try:
+                return Location(local_server.attach(data_dir), data_dir, shared=True)
+            except RuntimeError as exc:
+                raise StoreError(str(exc)) from None
         return Location(local_server.find_server(str(data_dir)) or str(data_dir), data_dir)
     served = local_server.data_dir_for(store_uri)
     return Location(store_uri, served)
+
+
+def release(location: Location) -> None:
+    """This user of the shared local server is done (the server stops after its last)."""
+    if location.shared and location.data_dir is not None:
+        local_server.detach(location.data_dir)
 
 
 def open_client(location: Location, token: str = "") -> MilvusClient:

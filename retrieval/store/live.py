@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pymilvus import MilvusClient
 
 from retrieval.settings import Settings
-from retrieval.store.connect import Location, StoreError, locate, open_client
+from retrieval.store.connect import Location, StoreError, locate, open_client, release
 from retrieval.store.schema import IndexInfo, ModelMismatchError, has_full_text
 
 
@@ -16,15 +18,21 @@ class LiveIndex:
         self.alias = settings.collection
         self.index_type = settings.index_type
         self.hnsw_ef = settings.hnsw_ef
-        self.location: Location = locate(settings.store_uri)
+        self.location: Location = locate(settings.store_uri, shared=settings.local_server)
         token = settings.store_token.get_secret_value() if settings.store_token else ""
-        self.client = client or open_client(self.location, token)
+        try:
+            self.client = client or open_client(self.location, token)
+        except StoreError:
+            release(self.location)
+            raise
         self._loaded: str | None = None
         self._exists = False
         self._version: str | None = None
 
     def close(self) -> None:
         self.client.close()
+        release(self.location)
+        self.location = replace(self.location, shared=False)  # released once
 
     def live_collection(self) -> str | None:
         """The collection the alias points at, or None before the first ingest."""

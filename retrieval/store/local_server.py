@@ -1,15 +1,23 @@
-"""A local Milvus Lite server shared by the app and the ingest job.
+"""One local Milvus Lite server per index, shared by every process of ours, in any start order.
 
-Milvus Lite lets one process open a data directory. So the chat app serves its index with
-`milvus-lite server` on 127.0.0.1 and records the address beside the data directory; any other
-process of ours (a CLI ingest, the app's re-ingest job) that is pointed at the same path finds
-that record and connects through the server instead of failing on the lock.
+Milvus Lite lets one process open a data directory. So no process of ours opens it: the chat
+app, `python -m ingest` (one-shot, `--watch`, `--every`), the API, the MCP server and the eval
+all `attach` to a small **supervisor** (`python -m retrieval.store.local_server DATA_DIR`) that
+runs `milvus-lite server` on 127.0.0.1 for that directory. Whoever comes first starts it (under
+a file lock, so two cannot race); the others find it by the record beside the data directory.
+
+Each attached process holds a **lease**: a file named by its pid in `<data dir>.leases/`. It is
+dropped on a normal exit and on SIGTERM / SIGINT (and by `detach`), and the supervisor also
+drops the lease of a process that died without a word (kill -9). When no lease is left for a
+few seconds, the supervisor stops the server cleanly and exits: no index server outlives its
+last user, and stopping one user never takes the index away from another.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -17,20 +25,43 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
 
 HOST = "127.0.0.1"
+GRACE_S = 3.0  # no lease for this long: the supervisor stops the server
+POLL_S = 0.5
 
 
 def is_local_path(uri: str) -> bool:
     return "://" not in uri
 
 
-def record_file(data_dir: str) -> Path:
-    path = Path(data_dir).expanduser().resolve()
+def _resolved(data_dir: str | Path) -> Path:
+    return Path(data_dir).expanduser().resolve()
+
+
+def record_file(data_dir: str | Path) -> Path:
+    path = _resolved(data_dir)
     return path.with_name(path.name + ".server.json")
+
+
+def lease_dir(data_dir: str | Path) -> Path:
+    path = _resolved(data_dir)
+    return path.with_name(path.name + ".leases")
+
+
+def log_file(data_dir: str | Path) -> Path:
+    """What the supervisor and its server write (startup errors, Milvus Lite's own log)."""
+    path = _resolved(data_dir)
+    return path.with_name(path.name + ".server.log")
+
+
+def _start_lock(data_dir: str | Path) -> Path:
+    path = _resolved(data_dir)
+    return path.with_name(path.name + ".server.lock")
 
 
 def _port_open(port: int) -> bool:
@@ -40,23 +71,31 @@ def _port_open(port: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError):  # a zombie (exited, not yet reaped) is not alive
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
     return True
 
 
-def find_server(data_dir: str) -> str | None:
-    """The URI of a running local server for this data directory, if there is one."""
-    record = record_file(data_dir)
+def _read_record(data_dir: str | Path) -> dict | None:
     try:
-        info = json.loads(record.read_text())
+        return json.loads(record_file(data_dir).read_text())
     except (OSError, ValueError):
         return None
-    if _alive(int(info.get("pid", -1))) and _port_open(int(info.get("port", -1))):
+
+
+def find_server(data_dir: str | Path) -> str | None:
+    """The URI of a running local server for this data directory, if there is one."""
+    info = _read_record(data_dir)
+    if info and _alive(int(info.get("pid", -1))) and _port_open(int(info.get("port", -1))):
         return f"http://{HOST}:{info['port']}"
     return None
 
@@ -85,69 +124,231 @@ def data_dir_for(uri: str) -> Path | None:
     return None
 
 
+# --- attaching (every process of ours) --------------------------------------------------------
+
+_held: dict[Path, int] = {}  # data dir -> how many users in this process hold its lease
+_guard = threading.Lock()
+
+
+def attach(data_dir: str | Path, timeout_s: float = 60.0) -> str:
+    """The URI of the shared server for a data directory, started if absent; this process
+    holds a lease on it until `detach` (as often as it attached) or its exit."""
+    path = _resolved(data_dir)
+    with _guard:
+        uri = _ensure_supervisor(path, timeout_s)
+        _held[path] = _held.get(path, 0) + 1
+        _on_exit_once()
+    return uri
+
+
+def detach(data_dir: str | Path) -> None:
+    """One user of this process is done; the last one drops the process's lease."""
+    path = _resolved(data_dir)
+    with _guard:
+        count = _held.get(path, 0) - 1
+        if count > 0:
+            _held[path] = count
+            return
+        _held.pop(path, None)
+        _drop_lease(path)
+
+
+def ensure_server(data_dir: str | Path, timeout_s: float = 60.0) -> str:
+    """Attach for the rest of this process's life (what the long-running front doors do)."""
+    return attach(data_dir, timeout_s)
+
+
+def _lease(path: Path) -> Path:
+    return lease_dir(path) / str(os.getpid())
+
+
+def _take_lease(path: Path) -> None:
+    lease_dir(path).mkdir(parents=True, exist_ok=True)
+    _lease(path).write_text(str(time.time()))
+
+
+def _drop_lease(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _lease(path).unlink()
+
+
+@contextlib.contextmanager
+def _starting(path: Path):
+    """The start lock of a data directory: attaching, starting and stopping take it, so a
+    lease is never taken on a server that is about to stop."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(_start_lock(path), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _ensure_supervisor(path: Path, timeout_s: float) -> str:
+    with _starting(path):
+        _take_lease(path)  # first: a supervisor deciding to stop now sees this user
+        if found := find_server(path):
+            return found
+        try:
+            return _start_supervisor(path, timeout_s)
+        except BaseException:
+            if not _held.get(path):
+                _drop_lease(path)
+            raise
+
+
+def _start_supervisor(path: Path, timeout_s: float) -> str:
+    log = log_file(path)
+    with open(log, "wb") as out:  # a new log per server run
+        process = subprocess.Popen(
+            [sys.executable, "-m", "retrieval.store.local_server", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # outlives its starter; a Ctrl-C of the starter spares it
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+    deadline = time.monotonic() + timeout_s
+    while not (found := find_server(path)):
+        if process.poll() is not None:
+            detail = log.read_text(errors="replace").strip()
+            raise RuntimeError(_start_error(str(path), detail))
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the local Milvus server for {path} did not start in time")
+        time.sleep(0.1)
+    return found
+
+
+def _start_error(path: str, detail: str) -> str:
+    if "lock" in detail.lower():
+        return (
+            f"the index {path} is held open by a process that does not share it (an old "
+            "version of docs-qa, or `milvus-lite` run by hand); stop that process"
+        )
+    last = detail.splitlines()[-1] if detail else "no detail"
+    return f"the local Milvus server for {path} failed to start: {last}"
+
+
+_exit_hooked = False
+
+
+def _on_exit_once() -> None:
+    """Drop every lease of this process on exit, also on SIGTERM / SIGINT (a service stop)."""
+    global _exit_hooked
+    if _exit_hooked:
+        return
+    _exit_hooked = True
+    atexit.register(_drop_all)
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread; atexit still runs
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if previous in (signal.SIG_DFL, None) or (
+            signum == signal.SIGINT and previous is signal.default_int_handler
+        ):
+            signal.signal(signum, _exit_on_signal)
+
+
+def _exit_on_signal(signum, _frame) -> None:
+    _drop_all()
+    raise SystemExit(128 + signum)
+
+
+def _drop_all() -> None:
+    for path in list(_held):
+        _drop_lease(path)
+    _held.clear()
+
+
+# --- the supervisor (its own process) ---------------------------------------------------------
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
 
 
-def ensure_server(data_dir: str, timeout_s: float = 60.0) -> str:
-    """Reuse or start the local server for a data directory; returns its URI."""
-    if found := find_server(data_dir):
-        return found
-    path = Path(data_dir).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+def live_leases(path: Path) -> list[int]:
+    """Pids holding a lease; the leases of processes that died are removed."""
+    alive = []
+    for lease in lease_dir(path).glob("*"):
+        pid = int(lease.name) if lease.name.isdigit() else -1
+        if _alive(pid):
+            alive.append(pid)
+        else:
+            with contextlib.suppress(OSError):
+                lease.unlink()
+    return alive
+
+
+def supervise(path: Path) -> int:
+    """Run the server for `path` while any lease is held; then stop it and remove the record."""
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "milvus_lite",
-        "server",
-        "--data-dir",
-        str(path),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(path)]
+    server = subprocess.Popen(  # its output goes where ours does: the log file
+        [*command, "--host", HOST, "--port", str(port)], stdin=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + timeout_s
-    while not _port_open(port):
-        if process.poll() is not None:
-            detail = (process.stderr.read() or b"").decode(errors="replace").strip()
-            raise RuntimeError(_start_error(str(path), detail))
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the local Milvus server for {path} did not start in time")
-        time.sleep(0.1)
-    record_file(data_dir).write_text(json.dumps({"pid": process.pid, "port": port}))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        while not _port_open(port):
+            if server.poll() is not None:
+                return 1  # its reason is in the log, which the starter reports
+            time.sleep(0.1)
+        _publish(path, port, server.pid)
+        while not stopping.is_set():
+            _wait_until_idle(path, stopping, server)
+            with _starting(path):  # nobody attaches while we decide
+                if stopping.is_set() or server.poll() is not None or not live_leases(path):
+                    _unpublish(path, port)
+                    _stop(server)
+                    return 0
+    finally:
+        _stop(server)
+        _unpublish(path, port)
+    return 0
+
+
+def _wait_until_idle(path: Path, stopping: threading.Event, server: subprocess.Popen) -> None:
+    """Until no lease has been held for GRACE_S, the server died, or we are told to stop."""
+    idle_since = None
+    while not stopping.wait(POLL_S) and server.poll() is None:
+        if live_leases(path):
+            idle_since = None
+            continue
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since >= GRACE_S:
+            return
+
+
+def _publish(path: Path, port: int, server_pid: int) -> None:
+    record = {"pid": os.getpid(), "port": port, "server_pid": server_pid}
+    temp = record_file(path).with_suffix(".tmp")
+    temp.write_text(json.dumps(record))
+    temp.replace(record_file(path))
     registry = registry_file(port)
     registry.parent.mkdir(parents=True, exist_ok=True)
-    registry.write_text(json.dumps({"pid": process.pid, "data_dir": str(path)}))
-    atexit.register(stop_server, process, data_dir)
-    return f"http://{HOST}:{port}"
+    registry.write_text(json.dumps({"pid": os.getpid(), "data_dir": str(path)}))
 
 
-def _start_error(path: str, detail: str) -> str:
-    if "lock" in detail.lower():
-        return (
-            f"the index {path} is open in another process (an ingest?); wait for it to "
-            "finish and start the app again"
-        )
-    return f"the local Milvus server for {path} failed to start: {detail.splitlines()[-1:]}"
-
-
-def stop_server(process: subprocess.Popen, data_dir: str) -> None:
-    """Shut a server down cleanly (SIGINT, as Milvus Lite expects) and drop its record."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def _unpublish(path: Path, port: int) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(record_file(path).read_text()).get("pid") == os.getpid():
+            record_file(path).unlink()
     with contextlib.suppress(OSError):
-        record = record_file(data_dir)
-        if json.loads(record.read_text()).get("pid") == process.pid:
-            record.unlink()
+        registry_file(port).unlink()
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Shut the server down cleanly (SIGINT, as Milvus Lite expects)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(supervise(_resolved(sys.argv[1])))

@@ -42,13 +42,29 @@ def test_interrupted_version_is_dropped_and_never_served(small, embedder):
     assert store.client.list_collections() == [live]
 
 
-def test_second_process_on_same_lite_file_gets_clear_message(small, embedder):
+def test_second_process_on_same_lite_file_shares_it(small, embedder):
     settings, store, _ = small
-    ingest(settings, store, embedder)  # this process holds the file open
+    ingest(settings, store, embedder)  # this process holds a lease on the shared server
     result = run_cli("-m", "retrieval", "vpn", "--db", settings.store_uri)
-    assert result.returncode == 2
-    assert "in use by another process" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "vpn" in result.stdout.lower()
+
+
+def test_without_the_shared_server_a_second_process_gets_a_clear_message(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "vpn.md").write_text("# VPN\n\nReset the VPN password at id.example.com.\n")
+    settings = make_settings(tmp_path, docs, local_server=False)
+    store = Store(settings)  # this process opens the file itself
+    try:
+        ingest(settings, store, embedder)
+        env = {"RAG_LOCAL_SERVER": "false"}
+        result = run_cli("-m", "retrieval", "vpn", "--db", settings.store_uri, env=env)
+        assert result.returncode == 2
+        assert "in use by another process" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        store.close()
 
 
 def visible_ids(store: Store) -> set[str]:
