@@ -57,8 +57,8 @@ def tutorial_ingest(docs: str, db: str) -> dict:
     return {"seconds": time.perf_counter() - started, "chunks": len(texts), "rss_mb": peak_rss_mb()}
 
 
-def child(code: str, *args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+def child(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env or {})}
     done = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
     )
@@ -68,14 +68,13 @@ def child(code: str, *args: str) -> dict:
 def ours_ingest(docs: str, db: str, embedding_model: str = "") -> dict:
     """`python -m ingest` with the shipped defaults (or another embedder) in its own process."""
     code = (
-        "import os, sys\n"
-        "if sys.argv[3]: os.environ['RAG_EMBEDDING_MODEL'] = sys.argv[3]\n"
         "import json, subprocess, sys, time; from bench.common import peak_rss_mb\n"
         "from ingest.__main__ import main\n"
         "t = time.perf_counter(); main([sys.argv[1], '--db', sys.argv[2], '--json'])\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'rss_mb': peak_rss_mb()}))"
     )
-    return child(code, docs, db, embedding_model)
+    chosen = {"RAG_EMBEDDING_MODEL": embedding_model} if embedding_model else {}
+    return child(code, docs, db, env=chosen)
 
 
 def ingest_side_by_side() -> dict[str, dict]:

@@ -35,19 +35,21 @@ REQUIRE_HELD_OUT = os.environ.get("DOCS_QA_REQUIRE_HELD_OUT") == "1"
 # Floors per set (R@5, MRR@10), just under the default configuration's figures measured on
 # 2026-12-03 (README table). A change that makes retrieval worse than this fails CI.
 FLOORS: dict[str, tuple[float, float]] = {
-    "sample": (0.98, 0.93),  # measured 1.000 / 0.958
+    "sample": (0.98, 0.92),  # measured 1.000 / 0.944
     "helpcentre": (0.97, 0.90),  # 0.990 / 0.927
     "helpcentre-2": (0.96, 0.84),  # 0.978 / 0.864
     "reference": (0.91, 0.84),  # 0.927 / 0.866
-    "zh-ops": (0.92, 0.80),  # 0.941 / 0.825
-    "mixed": (0.95, 0.79),  # 0.983 / 0.819
-    "foreign": (0.78, 0.64),  # 0.809 / 0.667 (held out: a check, never tuned on)
+    "zh-ops": (0.92, 0.81),  # 0.934 / 0.830
+    "mixed": (0.96, 0.79),  # 0.983 / 0.817
+    "crossing": (0.86, 0.66),  # 0.882 / 0.689
+    "foreign": (0.78, 0.64),  # 0.809 / 0.671 (held out: a check, never tuned on)
 }
 # R@5 per question group (question language > answer page language) where a set has it.
 GROUP_FLOORS: dict[str, dict[str, float]] = {
-    "mixed": {"en>en": 0.97, "zh>zh": 0.97, "en>zh": 0.89, "zh>en": 0.95},
-    "sample": {"en>en": 0.97, "zh>zh": 0.97},
-    "foreign": {"en>en": 0.87, "zh>zh": 0.80, "en>zh": 0.80, "zh>en": 0.45},
+    "sample": {"en>en": 0.97, "zh>zh": 0.97},  # measured 1.0 / 1.0
+    "mixed": {"en>en": 0.97, "zh>zh": 0.97, "en>zh": 0.89, "zh>en": 0.95},  # 1, 1, .929, 1
+    "crossing": {"en>en": 0.83, "zh>zh": 0.83, "en>zh": 0.92, "zh>en": 0.79},  # .871 .862 .962 .833
+    "foreign": {"en>en": 0.87, "zh>zh": 0.80, "en>zh": 0.84, "zh>en": 0.43},  # .906 .829 .875 .500
 }
 # Refusal without a model: at most 2% of answerable questions refused on any set; the weak
 # flag (or a refusal) on a share of the unanswerable ones across the sets (measured 0.60).
