@@ -133,6 +133,8 @@ def print_summary(report: IngestReport) -> None:
     )
     for failure in report.docs_failed:
         print(f"  skipped {failure.path}: {failure.error}")
+    for read in report.docs_decoded:
+        print(f"  read {read['path']} as {read['encoding']} (not UTF-8)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections import Counter
 
-from ingest.reader_base import DocError, Reader, decode
+from ingest.reader_base import DocError, Reader, Text, decode
 
 PAGE_MARK = "<!-- page {n} -->"
 PAGE_MARK_RE = re.compile(r"<!-- page (\d+) -->\n?")
@@ -33,8 +33,14 @@ class TextReader(Reader):
 
 
 class HtmlReader(Reader):
+    """HTML in the charset it declares (`<meta charset>`), else as any text file is read."""
+
     def read(self, data: bytes) -> str:
-        return html_to_markdown(decode(data))
+        from bs4.dammit import EncodingDetector
+
+        declared = EncodingDetector.find_declared_encoding(data[:4096], is_html=True)
+        text = decode(data, declared)
+        return Text.of(html_to_markdown(text), text.encoding)
 
 
 def html_to_markdown(html: str) -> str:
@@ -150,7 +156,8 @@ class RstReader(Reader):
     UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
     def read(self, data: bytes) -> str:
-        lines = decode(data).splitlines()
+        text = decode(data)
+        lines = text.splitlines()
         marks: list[str] = []
         out: list[str] = []
         i = 0
@@ -167,7 +174,7 @@ class RstReader(Reader):
                 continue
             out.append(line)
             i += 1
-        return "\n".join(out) + "\n"
+        return Text.of("\n".join(out) + "\n", text.encoding)
 
 
 def page_of(markdown: str, passage: str) -> str:

@@ -54,6 +54,30 @@ class DocFile:
     text: str
     hash: str  # of the bytes and the groups: a change of either re-splits (never re-embeds)
     groups: tuple[str, ...] = ("*",)
+    encoding: str = "utf-8"  # what the file was read in (text, markdown, rst, HTML)
+
+
+MAX_NAME_BYTES = 1_000  # a document's path in the index (Milvus field: 4,096 bytes)
+
+
+def printable(name: str) -> str:
+    """A file name as a report can show it: undecodable bytes as \\xff, control characters
+    (newlines, tabs, escapes) as \\n, \\t, \\x1b."""
+    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+
+
+def name_problem(rel: str) -> str:
+    """Why a document's path cannot go into the index as it is ('' when it can)."""
+    try:
+        size = len(rel.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8 (rename it)"
+    if not all(c.isprintable() for c in rel):
+        return "file name holds control characters such as a newline (rename it)"
+    if size > MAX_NAME_BYTES:
+        return f"path too long ({size:,} bytes; the limit is {MAX_NAME_BYTES:,})"
+    return ""
 
 
 def chunking_signature(settings: Settings) -> str:
@@ -87,7 +111,7 @@ def read_doc(path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = (
     digest = hashlib.sha256(data)
     if groups != ("*",):
         digest.update(("\x00groups:" + ",".join(groups)).encode())
-    return DocFile(rel, text, digest.hexdigest(), groups)
+    return DocFile(rel, str(text), digest.hexdigest(), groups, getattr(text, "encoding", "utf-8"))
 
 
 def find_documents(
@@ -127,6 +151,10 @@ def scan(
     docs = []
     for done, path in enumerate(paths, 1):
         rel = path.relative_to(root).as_posix()
+        if problem := name_problem(rel):
+            failed.append(FailedFile(rel, problem))
+            progress("files", done, len(paths))
+            continue
         try:
             docs.append(read_doc(path, root, max_bytes, rules.groups_for(rel)))
         except DocError as exc:
@@ -135,7 +163,7 @@ def scan(
             failed.append(FailedFile(rel, f"could not be converted ({type(exc).__name__}: {exc})"))
         progress("files", done, len(paths))
     failed += [FailedFile(p.split(" ")[0], p) for p in dict.fromkeys(rules.problems)]
-    return docs, failed
+    return docs, [FailedFile(printable(f.path), printable(f.error)) for f in failed]
 
 
 def access_rules(settings: Settings) -> AccessRules:
@@ -254,6 +282,8 @@ def _ingest(
         docs_removed=len(plan.remove),
         docs_unchanged=len(plan.unchanged),
         docs_failed=failed,
+        docs_decoded=[{"path": d.path, "encoding": d.encoding} for d in docs
+                      if d.encoding != "utf-8"],  # fmt: skip
         embedding_model=embedder.name,
         chunks_total=info.chunks if info else 0,
     )

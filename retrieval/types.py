@@ -83,6 +83,7 @@ class IngestReport:
     docs_removed: int = 0
     docs_unchanged: int = 0
     docs_failed: list[FailedFile] = field(default_factory=list)
+    docs_decoded: list[dict[str, str]] = field(default_factory=list)  # read in another encoding
     chunks_embedded: int = 0
     chunks_total: int = 0
     embedding_model: str = ""
