@@ -282,8 +282,9 @@ def _ingest(
         docs_removed=len(plan.remove),
         docs_unchanged=len(plan.unchanged),
         docs_failed=failed,
-        docs_decoded=[{"path": d.path, "encoding": d.encoding} for d in docs
-                      if d.encoding != "utf-8"],  # fmt: skip
+        docs_decoded=[
+            {"path": d.path, "encoding": d.encoding} for d in docs if d.encoding != "utf-8"
+        ],  # fmt: skip
         embedding_model=embedder.name,
         chunks_total=info.chunks if info else 0,
     )
