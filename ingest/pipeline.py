@@ -7,7 +7,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -175,10 +175,10 @@ def access_rules(settings: Settings) -> AccessRules:
 
 def embed_missing(
     chunks: list[Chunk],
-    known: dict[str, list[float]],
+    known: dict[str, Sequence[float]],
     embedder: Embedder,
     progress: Progress = _quiet,
-) -> dict[str, list[float]]:
+) -> dict[str, Sequence[float]]:
     """Embed the texts not in `known`, longest-first order aside; returns text_hash -> vector."""
     todo = {c.text_hash: c.embed_text for c in chunks if c.text_hash not in known}
     keys = sorted(todo, key=lambda key: len(todo[key]))
@@ -189,12 +189,12 @@ def embed_missing(
         for key, vector in zip(
             part, embedder.embed_documents([todo[k] for k in part]), strict=True
         ):
-            vectors[key] = vector.tolist()
+            vectors[key] = vector  # float32 (5 KB a row); a list of floats only when written
         progress("embedding", start + len(part), len(keys))
     return vectors
 
 
-def chunk_row(chunk: Chunk, doc_hash: str, vector: list[float]) -> ChunkRow:
+def chunk_row(chunk: Chunk, doc_hash: str, vector: Sequence[float]) -> ChunkRow:
     """One row of the index; its `search_text` (heading path + passage) feeds BM25."""
     return ChunkRow(
         id=chunk.id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import jieba
 from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -48,15 +49,19 @@ class ChunkRow:
     text: str
     text_hash: str
     doc_hash: str
-    vector: list[float]
+    vector: Sequence[float]  # a float32 array from the embedder, or a list read back
     search_text: str  # feeds the BM25 full-text index
     lang: str
     pages: str = ""
     groups: tuple[str, ...] = ("*",)
 
     def entity(self, added: int) -> dict:
-        """The row as Milvus stores it, live from version `added` on."""
-        return {**asdict(self), "groups": list(self.groups), "added": added, "removed": NEVER}
+        """The row as Milvus stores it, live from version `added` on (made one batch at a time
+        as rows are written: no deep copy, and the vector a list of floats only here)."""
+        row = {name: getattr(self, name) for name in ROW_NAMES}
+        vector = self.vector.tolist() if hasattr(self.vector, "tolist") else list(self.vector)
+        return {**row, "vector": vector, "groups": list(self.groups), "added": added,
+                "removed": NEVER}  # fmt: skip
 
     @classmethod
     def from_entity(cls, row: dict) -> ChunkRow:

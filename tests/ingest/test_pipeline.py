@@ -124,6 +124,7 @@ def test_cli_twice_second_run_embeds_nothing(tmp_path):
         "docs_removed",
         "docs_unchanged",
         "docs_failed",
+        "docs_decoded",
         "chunks_embedded",
         "chunks_total",
         "embedding_model",
