@@ -309,3 +309,42 @@ def _mcp_search(port: int, key: str) -> str:
             return json.dumps([c.model_dump() for c in result.content], ensure_ascii=False)
 
     return run_apart(run)
+
+
+LEGACY = {  # file -> (bytes, what a question about it must show)
+    "gbk.txt": ("报销：差旅报销单据请在每月二十五日前交给财务部。".encode("gbk"), "二十五日前"),
+    "gb2312.html": (
+        '<html><head><meta charset="gb2312"></head><body><h1>门禁</h1>'
+        "<p>门禁卡丢失请在当天联系前台补办。</p></body></html>".encode("gb2312"),
+        "联系前台补办",
+    ),
+    "utf16.md": ("# 值班\n\n夜间值班电话是八一二三。\n".encode("utf-16"), "八一二三"),
+    "big5.txt": ("會議室預訂請在三天前完成。".encode("big5"), "三天前完成"),
+}
+
+
+def test_legacy_encodings_answer_in_the_chat_drawn_in_chinese(browser, tmp_path, tally):
+    """GBK text, GB2312 HTML (by its meta charset), UTF-16 and Big5 files: each answers a
+    Chinese question in the browser with its passage drawn as Chinese (screenshot kept)."""
+    from tests.app.conftest import ARTIFACTS
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, (data, _) in LEGACY.items():
+        (docs / name).write_bytes(data)
+    db = tmp_path / "index" / "milvus.db"
+    assert spawn("-m", "ingest", str(docs), "--db", str(db), "--json").wait(timeout=120) == 0
+    questions = {"gbk.txt": "差旅报销最晚什么时候交", "gb2312.html": "门禁卡丢了怎么办",
+                 "utf16.md": "晚上值班打哪个电话", "big5.txt": "會議室要提前多久訂"}  # fmt: skip
+    with chat_app(db, docs) as url:
+        for name, question in questions.items():
+            page = open_session(browser, url, tally, question)
+            if name == "gb2312.html":
+                from playwright.sync_api import expect
+
+                expect(page.get_by_text(LEGACY[name][1]).first).to_be_visible(timeout=120_000)
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "chat-encodings.png"), full_page=True)
+            answered(page, tally, LEGACY[name][1])
+    assert tally[0] == tally[1] == 4
+    no_server_left(db)
