@@ -36,6 +36,13 @@ def run(headings: int, model: str) -> dict:
     return {"headings": headings, "model": model, **out}
 
 
+def markdown(result: dict) -> str:
+    return (
+        f"{result['headings']:,} headings ({result['model']}): peak RSS "
+        f"{result['rss_mb']:.0f} MB, {result['seconds']:.1f} s."
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.hugepage", description=__doc__)
     parser.add_argument("headings", type=int, nargs="?", default=20_000)

@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from bench import chats, defaults, embedding, formats, ingest, load, query, ttft
+from bench import chats, defaults, embedding, formats, hugepage, ingest, load, query, ttft
 from bench.common import ROOT, machine
 
 
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     section("Chat store", chats.__doc__.strip(), chats.markdown(chats.run()))
     section("PDF against markdown ingest", formats.__doc__.strip(), formats.markdown(formats.run()))
     section("API under load", load.__doc__.strip(), load.markdown(load.run()))
+    section("One huge page", hugepage.__doc__.strip(), hugepage.markdown(hugepage.run(20_000)))
     minutes = (time.time() - started) / 60
     header = (
         f"# Benchmark results\n\nGenerated {time.strftime('%Y-%m-%d %H:%M %Z')} on {machine()} by "
