@@ -90,10 +90,11 @@ def test_nasty_folder_is_reported_and_skipped_without_losing_anything(tmp_path, 
         "inside-link.md",
         "name with spaces.md",
         "ünïcödé 文件.md",
-        "new\nline.md",
         "front-matter-unclosed.md",
     ]:
         assert name in indexed, name
+    assert "new\nline.md" not in indexed  # a control character in a name: reported, skipped
+    assert "control characters" in failed["new\\nline.md"]
     if os.geteuid() != 0:
         assert "cannot read" in failed["no-read.md"]
     assert "outside.md" not in indexed and "not-a-doc.csv" not in indexed
