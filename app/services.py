@@ -44,9 +44,7 @@ def backend(fingerprint: str, _settings: Settings) -> Backend:
     return Backend(*open_served(_settings))
 
 
-def reingest(
-    settings: Settings, back: Backend, on_progress: Callable[[str, int, int], None]
-) -> IngestReport:
+def reingest(settings: Settings, on_progress: Callable[[str, int, int], None]) -> IngestReport:
     """Run the ingest job against the shared index (it attaches to the same local server);
     returns its report."""
     return run_ingest_job(settings.docs_dir, settings.store_uri, on_progress=on_progress)

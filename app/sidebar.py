@@ -131,7 +131,7 @@ def run_reingest(page: Page) -> None:
             bar.progress(done / total if total else 1.0, text=f"{stage}: {done}/{total}")
 
         try:
-            summary = services.reingest(page.settings, page.back, on_progress)
+            summary = services.reingest(page.settings, on_progress)
         except UserError as exc:
             status.update(label="Re-ingest failed", state="error")
             st.error(views.friendly(str(exc)))

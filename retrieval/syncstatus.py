@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from retrieval.settings import Settings
+from retrieval.store.local_server import alive
 from retrieval.types import IngestReport
 
 
@@ -89,13 +90,7 @@ def read_progress(settings: Settings) -> IngestProgress | None:
         found = IngestProgress(**json.loads(progress_path(settings).read_text("utf-8")))
     except (OSError, ValueError, TypeError):
         return None
-    try:
-        os.kill(found.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return found
+    return found if alive(found.pid) else None
 
 
 def clear_progress(settings: Settings) -> None:

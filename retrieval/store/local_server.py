@@ -43,25 +43,27 @@ def _resolved(data_dir: str | Path) -> Path:
     return Path(data_dir).expanduser().resolve()
 
 
-def record_file(data_dir: str | Path) -> Path:
+def _beside(data_dir: str | Path, suffix: str) -> Path:
+    """A file (or folder) of ours next to the data directory: `<name><suffix>`."""
     path = _resolved(data_dir)
-    return path.with_name(path.name + ".server.json")
+    return path.with_name(path.name + suffix)
+
+
+def record_file(data_dir: str | Path) -> Path:
+    return _beside(data_dir, ".server.json")
 
 
 def lease_dir(data_dir: str | Path) -> Path:
-    path = _resolved(data_dir)
-    return path.with_name(path.name + ".leases")
+    return _beside(data_dir, ".leases")
 
 
 def log_file(data_dir: str | Path) -> Path:
     """What the supervisor and its server write (startup errors, Milvus Lite's own log)."""
-    path = _resolved(data_dir)
-    return path.with_name(path.name + ".server.log")
+    return _beside(data_dir, ".server.log")
 
 
 def _start_lock(data_dir: str | Path) -> Path:
-    path = _resolved(data_dir)
-    return path.with_name(path.name + ".server.lock")
+    return _beside(data_dir, ".server.lock")
 
 
 def _port_open(port: int) -> bool:
@@ -70,7 +72,8 @@ def _port_open(port: int) -> bool:
     return False
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """The process runs (a zombie does not)."""
     if pid <= 0:
         return False
     try:
@@ -95,7 +98,7 @@ def _read_record(data_dir: str | Path) -> dict | None:
 def find_server(data_dir: str | Path) -> str | None:
     """The URI of a running local server for this data directory, if there is one."""
     info = _read_record(data_dir)
-    if info and _alive(int(info.get("pid", -1))) and _port_open(int(info.get("port", -1))):
+    if info and alive(int(info.get("pid", -1))) and _port_open(int(info.get("port", -1))):
         return f"http://{HOST}:{info['port']}"
     return None
 
@@ -119,7 +122,7 @@ def data_dir_for(uri: str) -> Path | None:
         info = json.loads(registry_file(parsed.port).read_text())
     except (OSError, ValueError):
         return None
-    if _alive(int(info.get("pid", -1))) and _port_open(parsed.port):
+    if alive(int(info.get("pid", -1))) and _port_open(parsed.port):
         return Path(info["data_dir"])
     return None
 
@@ -270,15 +273,15 @@ def _free_port() -> int:
 
 def live_leases(path: Path) -> list[int]:
     """Pids holding a lease; the leases of processes that died are removed."""
-    alive = []
+    holders = []
     for lease in lease_dir(path).glob("*"):
         pid = int(lease.name) if lease.name.isdigit() else -1
-        if _alive(pid):
-            alive.append(pid)
+        if alive(pid):
+            holders.append(pid)
         else:
             with contextlib.suppress(OSError):
                 lease.unlink()
-    return alive
+    return holders
 
 
 def supervise(path: Path) -> int:
