@@ -43,9 +43,9 @@ browser:
 test: install-dev browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-# Retrieval quality of every configuration on every dev set, written into the README's tables.
+# Retrieval quality of every configuration on every dev set, written into docs/evaluation.md.
 eval: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m retrieval.eval --report README.md
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evaluation --report docs/evaluation.md
 
 # Benchmarks (embedding, ingest, query latency and memory, time to first token) -> bench/RESULTS.md
 bench: install-dev

@@ -8,10 +8,10 @@ import logging
 
 import streamlit as st
 
+from accounts.users import SHARED_USER, LoginError, User, sign_in, with_groups
 from app import services
 from app.i18n import t
 from retrieval.settings import Settings
-from retrieval.users import SHARED_USER, LoginError, User, sign_in, with_groups
 
 COOKIE = "docsqa_session"
 log = logging.getLogger("app.auth")

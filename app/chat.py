@@ -8,17 +8,17 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from accounts.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
+from accounts.users import User
 from app import services, views
 from app.i18n import t
+from ingest.syncstatus import read_progress
 from retrieval.access import Access
 from retrieval.answer import Answer, Source, Turn, answer_question
-from retrieval.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
 from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
 from retrieval.settings import Settings
 from retrieval.sources import open_section, read_document
-from retrieval.syncstatus import read_progress
-from retrieval.users import User
 
 log = logging.getLogger("app.chat")
 

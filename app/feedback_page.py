@@ -7,9 +7,9 @@ from datetime import datetime
 
 import streamlit as st
 
+from accounts.chats import regression_questions
 from app.chat import Page
 from app.i18n import t
-from retrieval.chats import regression_questions
 
 
 def render(page: Page) -> None:

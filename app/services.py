@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from retrieval.chats import ChatStore, ChatStoreError
-from retrieval.jobs import run_ingest_job
+from accounts.chats import ChatStore, ChatStoreError
+from accounts.users import LoginThrottle, SessionTokens, UsersFile, load_users
+from ingest.jobs import run_ingest_job
 from retrieval.search import Retriever
-from retrieval.serving import open_served
 from retrieval.settings import Settings, load_settings
 from retrieval.store import IndexInfo
 from retrieval.types import IngestReport
-from retrieval.users import LoginThrottle, SessionTokens, UsersFile, load_users
+from server.serving import open_served
 
 
 @dataclass
@@ -132,7 +132,7 @@ def doc_folders(docs_dir) -> list[str]:
 
 
 def save_uploads(settings: Settings, folder: str, files: list[tuple[str, bytes]]) -> list[str]:
-    """Write uploaded files into a folder of the docs (see retrieval.uploads)."""
-    from retrieval.uploads import save_uploads as save
+    """Write uploaded files into a folder of the docs (see ingest.uploads)."""
+    from ingest.uploads import save_uploads as save
 
     return save(settings, folder, files)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from accounts.chats import ChatStore
 from app import auth, services, views
 from app.chat import Page, switch_to
 from app.i18n import LANGUAGES, t, ui_language
-from retrieval.chats import ChatStore
+from ingest.syncstatus import read_status
 from retrieval.errors import UserError
-from retrieval.syncstatus import read_status
 
 
 def draw(page: Page) -> tuple[str, int]:

@@ -10,8 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from accounts.chats import ChatStore
 from retrieval.answer import Answer, Source, Timings
-from retrieval.chats import ChatStore
 
 CONVERSATIONS = 1_000
 LIST_GOAL_MS, STORE_GOAL_MS = 100.0, 10.0

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 
+from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
 from bench.common import ROOT
 from bench.ttft import QUESTIONS, TestServer
-from retrieval.api import create_app
-from retrieval.jobs import run_ingest_job
+from ingest.jobs import run_ingest_job
 from retrieval.settings import Settings
-from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+from server.api import create_app
 
 CLIENTS, SECONDS = 20, 60
 

@@ -1,46 +1,53 @@
-"""`docs-qa ingest | ask | search | eval | app | api | mcp [ARGS]`: the front doors behind one
-command.
+"""`docs-qa COMMAND [ARGS]`: the front doors behind one command.
 
-Each subcommand is the module a developer can also run with `python -m` (`python -m ingest`,
-`python -m retrieval.ask`, `python -m retrieval`, `python -m retrieval.eval`,
-`python -m retrieval.api`, `python -m retrieval.mcp_server`), given the rest of the arguments;
-`app` starts the Streamlit chat (`streamlit run app/main.py`).
+Each command is a module a developer can also run with `python -m`, given the rest of the
+arguments; `app` starts the Streamlit chat (`streamlit run app/main.py`).
 """
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
-USAGE = "usage: docs-qa {ingest,ask,search,eval,app,api,mcp} [ARGS...]  (docs-qa COMMAND --help)"
+#: command -> (the module behind it, what it does)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("ingest.__main__", "bring the index up to date with a docs folder (or --watch)"),
+    "search": ("retrieval.__main__", "the top passages for a question"),
+    "ask": ("retrieval.ask", "an answer with its sources, from the command line"),
+    "app": ("", "the chat in the browser (Streamlit)"),
+    "api": ("server.api", "the OpenAI-compatible HTTP API"),
+    "mcp": ("server.mcp", "the MCP server (stdio or --http)"),
+    "users": ("accounts.admin", "the users file: add, passwd, remove, list, keys"),
+    "feedback": ("accounts.feedback", "thumbs-down answers exported as eval questions"),
+    "eval": ("evaluation.__main__", "retrieval quality on every dev set"),
+}
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+USAGE = "usage: docs-qa {" + ",".join(COMMANDS) + "} [ARGS...]  (docs-qa COMMAND --help)"
+
+
+def _help() -> str:
+    rows = []
+    for name, (module, about) in COMMANDS.items():
+        where = f"python -m {module.removesuffix('.__main__')}" if module else "streamlit"
+        rows.append(f"  {name:<9} {about}  ({where})")
+    return "\n".join([USAGE, "", *rows, "", (__doc__ or "").strip()])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in {"-h", "--help"}:
-        print(USAGE + "\n\n" + (__doc__ or ""))
+        print(_help())
         return 0 if args else 2
     command, rest = args[0], args[1:]
-    if command == "ingest":
-        from ingest.__main__ import main as run
-    elif command == "ask":
-        from retrieval.ask import main as run
-    elif command == "search":
-        from retrieval.__main__ import main as run
-    elif command == "eval":
-        from retrieval.eval import main as run
-    elif command == "api":
-        from retrieval.api import main as run
-    elif command == "mcp":
-        from retrieval.mcp_server import main as run
-    elif command == "app":
-        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), *rest])
-    else:
+    if command not in COMMANDS:
         print(f"docs-qa: unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2
-    return run(rest)
+    module = COMMANDS[command][0]
+    if not module:
+        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), *rest])
+    return importlib.import_module(module).main(rest)
 
 
 if __name__ == "__main__":

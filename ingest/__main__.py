@@ -12,12 +12,12 @@ import sys
 from tqdm import tqdm
 
 from ingest.pipeline import ingest
+from ingest.syncstatus import SyncStatus, write_status
 from ingest.watch import Watcher, parse_every
 from retrieval.cli import fail_cleanly
 from retrieval.search import embedder_for
 from retrieval.settings import load_settings
 from retrieval.store import Store
-from retrieval.syncstatus import SyncStatus, write_status
 from retrieval.types import IngestReport
 
 

@@ -12,17 +12,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from accounts.users import load_users
 from ingest.access import AccessRules
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
+from ingest.syncstatus import IngestProgress, clear_progress, write_progress
 from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
-from retrieval.syncstatus import IngestProgress, clear_progress, write_progress
 from retrieval.types import Chunk, FailedFile, IngestReport
-from retrieval.users import load_users
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]

@@ -6,7 +6,7 @@ re-split and only new text is embedded (a rename re-uses the stored vectors).
 The loop never dies of one bad sync: a failing file is reported and skipped by the ingest, a
 missing folder (an unmounted share) or a sync that would remove most documents changes
 nothing and is recorded, and the next change or tick tries again. Every sync writes its record
-(retrieval/syncstatus.py) for the app's status panel.
+(ingest/syncstatus.py) for the app's status panel.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from ingest.pipeline import IngestBusyError, ingest
 from ingest.readers import DocError
+from ingest.syncstatus import SyncStatus, now, write_status
 from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.syncstatus import SyncStatus, now, write_status
 
 log = logging.getLogger("ingest.watch")
 TICK_S = 0.2

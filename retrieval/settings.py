@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     search_mode: Literal["dense", "hybrid"] = Field(
         "hybrid",
         description="'dense' (vector inner product) or 'hybrid' (dense + BM25 full-text search, "
-        "fused by reciprocal rank).",
+        "fused per `RAG_FUSION`).",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant for hybrid search.")
     language_balance: bool = Field(
@@ -336,7 +336,7 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = Field("groups", description="ID-token claim that lists the groups.")
     oidc_admin_group: str = Field("admins", description="Members of this group are admins.")
     max_comment_chars: int = Field(2_000, ge=10, description="Longest feedback comment.")
-    api_host: str = Field("127.0.0.1", description="Where `python -m retrieval.api` listens.")
+    api_host: str = Field("127.0.0.1", description="Where `python -m server.api` listens.")
     api_port: int = Field(8600, ge=1, le=65535, description="Its port.")
     api_rate_per_minute: int = Field(60, ge=1, description="API calls per key per minute.")
     api_log_questions: bool = Field(

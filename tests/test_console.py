@@ -46,3 +46,16 @@ def test_docs_qa_ingests_and_searches_without_pythonpath(tmp_path):
     unknown = run("frobnicate")
     assert unknown.returncode == 2 and "unknown command" in unknown.stderr
     assert run("--help").returncode == 0
+
+
+def test_every_front_door_is_a_module_with_a_main():
+    """`docs-qa X` runs X's module: each one imports, from outside the repo, and has main()."""
+    from docs_qa.__main__ import COMMANDS
+
+    modules = [module for module, _ in COMMANDS.values() if module]
+    code = "import importlib, sys; [importlib.import_module(m).main for m in sys.argv[1:]]"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *modules], cwd="/", env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

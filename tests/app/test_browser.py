@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.eval import load_questions
-from retrieval.users import Account, User, hash_password, save_account
+from accounts.users import Account, User, hash_password, save_account
+from evaluation.sets import load_questions
 from tests.app.conftest import ARTIFACTS, CHROMIUM
 from tests.conftest import CORPUS, ROOT, free_port
 
@@ -172,14 +172,14 @@ def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):
     out = tmp_path / "regressions.jsonl"
     env = {**os.environ, **app["env"], "PYTHONPATH": str(ROOT)}
     exported = subprocess.run(
-        [sys.executable, "-m", "app.feedback", "export", "--out", str(out)],
+        [sys.executable, "-m", "accounts.feedback", "export", "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     [question] = [q for q in load_questions(out) if q.question == QUESTION]
     assert question.doc and question.heading
     evaluated = subprocess.run(
-        [sys.executable, "-m", "retrieval.eval", "--corpus", str(CORPUS), "--qa", str(out),
+        [sys.executable, "-m", "evaluation", "--corpus", str(CORPUS), "--qa", str(out),
          "--config", "default", "--index-dir", str(tmp_path / "eval"), "--json"],
         cwd=ROOT, env={**env, "RAG_EMBEDDING_MODEL": "minilm-offline"},
         capture_output=True, text=True, timeout=600,

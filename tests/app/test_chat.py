@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from accounts.chats import ChatStore, source_key, title_for
+from accounts.users import Account, User, hash_password, save_account
 from prompts.templates import CANNOT_ANSWER_ZH
-from retrieval.chats import ChatStore, source_key, title_for
-from retrieval.users import Account, User, hash_password, save_account
 from tests.app.conftest import APP, QUESTION, ask, doc_count, labels, no_traceback, start, texts
 
 PASSWORD = "correct horse battery"

@@ -1,17 +1,17 @@
-"""The admin's commands: `python -m app.users` and `python -m app.feedback export`."""
+"""The admin's commands: `python -m accounts.admin` and `python -m accounts.feedback export`."""
 
 from __future__ import annotations
 
 import json
 
+from accounts.chats import ChatStore, source_key
+from accounts.users import load_users, password_matches
 from retrieval.answer import Answer, Source
-from retrieval.chats import ChatStore, source_key
-from retrieval.users import load_users, password_matches
 from tests.conftest import run_cli
 
 
 def users(path, *args: str, password: str | None = None):
-    return run_cli("-m", "app.users", "--file", str(path), *args, input=password)
+    return run_cli("-m", "accounts.admin", "--file", str(path), *args, input=password)
 
 
 def test_users_command_adds_changes_and_removes(tmp_path):
@@ -50,7 +50,7 @@ def test_feedback_export(tmp_path):
     store.give_feedback("ana", first, 0, "wrong", source_key("it/vpn.md", "VPN > Reset"))
     store.give_feedback("ana", second, 0, "no pick")
     out = tmp_path / "out.jsonl"
-    result = run_cli("-m", "app.feedback", "export", "--out", str(out), "--db", str(db))
+    result = run_cli("-m", "accounts.feedback", "export", "--out", str(out), "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert "1 thumbs-down item(s) have no right source" in result.stderr
     [row] = [json.loads(line) for line in out.read_text().splitlines()]

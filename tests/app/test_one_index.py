@@ -241,7 +241,7 @@ def get_json(url: str, body: dict | None = None, key: str = "") -> dict:
 
 
 def test_api_and_mcp_share_the_index_and_each_stops_alone(tree, tally):
-    from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+    from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
 
     docs, db = tree
     assert spawn("-m", "ingest", str(docs), "--db", str(db), "--json").wait(timeout=120) == 0
@@ -250,8 +250,8 @@ def test_api_and_mcp_share_the_index_and_each_stops_alone(tree, tally):
     save_account(users, Account(User("bo"), "$argon2id$x", (ApiKey(key_id, key_hash(key)),)))
     env = {"RAG_STORE_URI": str(db), "RAG_USERS_FILE": str(users)}
     api_port, mcp_port = free_port(), free_port()
-    api = spawn("-m", "retrieval.api", "--port", str(api_port), env=env)
-    mcp = spawn("-m", "retrieval.mcp_server", "--http", "--port", str(mcp_port), env=env)
+    api = spawn("-m", "server.api", "--port", str(api_port), env=env)
+    mcp = spawn("-m", "server.mcp", "--http", "--port", str(mcp_port), env=env)
     search = f"http://127.0.0.1:{api_port}/v1/search"
     try:
         wait_for(lambda: _ok(f"http://127.0.0.1:{api_port}/readyz"), "the API")
@@ -291,7 +291,7 @@ def _mcp_search(port: int, key: str) -> str:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    from tests.retrieval.test_mcp import run_apart
+    from tests.server.test_mcp import run_apart
 
     async def run() -> str:
         headers = {"Authorization": f"Bearer {key}"}

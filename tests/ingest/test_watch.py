@@ -9,11 +9,11 @@ import time
 
 import pytest
 
+from ingest.syncstatus import read_status
 from ingest.watch import Watcher, parse_every
 from retrieval.errors import UserError
 from retrieval.search import Retriever
 from retrieval.store import Store
-from retrieval.syncstatus import read_status
 from tests.conftest import make_settings
 
 DOCS = {f"team/page{i}.md": f"# Page {i}\n\n## Topic {i}\n\nThe code word {i} is W{i}X.\n"

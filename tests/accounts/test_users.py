@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from retrieval.users import (
+from accounts.users import (
     Account,
     LoginError,
     LoginThrottle,

@@ -11,11 +11,11 @@ import httpx
 import openai
 import pytest
 
+from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
 from ingest.pipeline import ingest
-from retrieval.api import create_app
 from retrieval.search import Retriever
 from retrieval.store import Store
-from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+from server.api import create_app
 from tests.conftest import free_port, make_settings
 
 SECRET = "The Kestrel salary band K pays 91,500 euros a year."
@@ -131,7 +131,7 @@ def test_keys_are_checked_revoked_and_follow_the_users_file(api):
             base_url=f"{api['url']}/v1", api_key="dqa_nope_x", max_retries=0
         ).models.list()
     assert httpx.get(f"{api['url']}/v1/models").status_code == 401
-    from retrieval.users import load_users
+    from accounts.users import load_users
 
     accounts = load_users(api["users"]).accounts
     cy = accounts["cy"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.uploads import safe_name, save_uploads
 from retrieval.errors import UserError
 from retrieval.settings import Settings
-from retrieval.uploads import safe_name, save_uploads
 
 
 @pytest.fixture()

@@ -9,19 +9,9 @@ import re
 
 import pytest
 
-from retrieval.eval import (
-    CONFIGS,
-    DEV_SETS,
-    HELD_OUT,
-    Question,
-    all_sets,
-    evaluate,
-    is_hit,
-    load_questions,
-    mrr_at,
-    ndcg_at,
-    recall_at,
-)
+from evaluation.run import CONFIGS, evaluate
+from evaluation.score import is_hit, mrr_at, ndcg_at, recall_at
+from evaluation.sets import DEV_SETS, HELD_OUT, Question, all_sets, load_questions
 from retrieval.settings import Settings
 from retrieval.tokens import language
 from retrieval.types import Hit
@@ -194,7 +184,7 @@ def test_cli_json_report_and_per_question_output(tmp_path):
     out, page = tmp_path / "per_question.jsonl", tmp_path / "report.md"
     page.write_text("# Title\n\n<!-- eval:start -->\nSTALE-TABLE\n<!-- eval:end -->\n\nkept\n")
     result = run_cli(
-        "-m", "retrieval.eval", "--corpus", str(CORPUS), "--qa", str(small), "--k", "5",
+        "-m", "evaluation", "--corpus", str(CORPUS), "--qa", str(small), "--k", "5",
         "--config", "dense", "--config", "baseline", "--with", "top_k=3",
         "--out", str(out), "--json", "--report", str(page),
     )  # fmt: skip
@@ -218,7 +208,7 @@ def test_cli_json_report_and_per_question_output(tmp_path):
 
 
 def test_bad_override_and_half_custom_set_are_one_line_errors():
-    result = run_cli("-m", "retrieval.eval", "--with", "no_such_setting=1")
+    result = run_cli("-m", "evaluation", "--with", "no_such_setting=1")
     assert result.returncode == 2 and "no_such_setting" in result.stderr
-    result = run_cli("-m", "retrieval.eval", "--corpus", str(CORPUS))
+    result = run_cli("-m", "evaluation", "--corpus", str(CORPUS))
     assert result.returncode == 2 and "--corpus and --qa go together" in result.stderr

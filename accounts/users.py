@@ -115,7 +115,7 @@ def parse_line(text: str) -> Account:
     if not isinstance(name, str) or not NAME.match(name):
         raise ValueError("missing or invalid 'name'")
     if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
-        raise ValueError("missing or invalid 'hash' (set it with: python -m app.users passwd)")
+        raise ValueError("missing or invalid 'hash' (set it with: python -m accounts.admin passwd)")
     groups = record.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise ValueError("'groups' must be a list of names")

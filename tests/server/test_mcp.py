@@ -13,7 +13,7 @@ import time
 import anyio
 import pytest
 
-from retrieval.users import Account, ApiKey, User, key_hash, new_api_key, save_account
+from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
 from tests.conftest import ROOT, free_port, run_cli
 
 SECRET = "The Kestrel salary band K pays 91,500 euros a year."
@@ -77,7 +77,7 @@ def over_stdio(served, who: str) -> dict:
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "retrieval.mcp_server"],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "server.mcp"],
                                    env={**served["env"], "DOCS_QA_API_KEY": served["keys"][who]},
                                    cwd=str(ROOT))  # fmt: skip
 
@@ -105,7 +105,7 @@ def test_streamable_http_with_api_keys(served):
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "retrieval.mcp_server", "--http", "--port", str(port)],
+        [sys.executable, "-m", "server.mcp", "--http", "--port", str(port)],
         cwd=ROOT, env=served["env"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/mcp"

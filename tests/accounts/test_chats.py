@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from retrieval.answer import Answer, Source, Timings
-from retrieval.chats import (
+from accounts.chats import (
     MIGRATIONS,
     NO_SOURCE,
     SCHEMA_VERSION,
@@ -18,7 +17,8 @@ from retrieval.chats import (
     regression_questions,
     source_key,
 )
-from retrieval.eval import load_questions
+from evaluation.sets import load_questions
+from retrieval.answer import Answer, Source, Timings
 
 SOURCES = [
     Source(1, "handbook/leave.md", "Leave > Annual leave", 0.91, "Staff get 25 days.", True),

@@ -4,12 +4,12 @@ answer pipeline and the same access rules as the chat and the API.
 Tools `search_docs(query, k)` and `ask_docs(question)`; the resource `docs://documents` lists
 the documents the caller may read. Two transports:
 
-    python -m retrieval.mcp_server                      # stdio, for a local assistant;
+    python -m server.mcp                      # stdio, for a local assistant;
                                                         # the caller's key in DOCS_QA_API_KEY
-    python -m retrieval.mcp_server --http --port 8700   # streamable HTTP on 127.0.0.1/mcp;
+    python -m server.mcp --http --port 8700   # streamable HTTP on 127.0.0.1/mcp;
                                                         # `Authorization: Bearer <API key>`
 
-Keys are the users' API keys (`python -m app.users add-key NAME`); the user is looked up again
+Keys are the users' API keys (`python -m accounts.admin add-key NAME`); the user is looked up again
 on every call, so a revoked key or a removed group takes effect at once.
 """
 
@@ -21,14 +21,14 @@ import os
 import sys
 from collections.abc import Callable
 
+from accounts.users import User, load_users, user_for_key
 from retrieval.access import Access
 from retrieval.answer import Answer, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
 from retrieval.search import Retriever
-from retrieval.serving import open_served
 from retrieval.settings import Settings, load_settings
-from retrieval.users import User, load_users, user_for_key
+from server.serving import open_served
 
 KEY_ENV = "DOCS_QA_API_KEY"
 
@@ -133,7 +133,7 @@ def http_user(settings: Settings) -> User:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.mcp_server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m server.mcp", description=__doc__)
     parser.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)

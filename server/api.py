@@ -1,4 +1,4 @@
-"""The docs over HTTP: an OpenAI-compatible API (`python -m retrieval.api`).
+"""The docs over HTTP: an OpenAI-compatible API (`python -m server.api`).
 
 - `GET /v1/models`: the answer models (`RAG_LLM`, `RAG_LLM_CHOICES`) and `retrieval-only`;
 - `POST /v1/chat/completions`, streaming (SSE) or not: the last user message is the question,
@@ -8,7 +8,7 @@
 - `GET /healthz`, `GET /readyz`.
 
 Every /v1 call needs `Authorization: Bearer <key>`: a user's API key from the users file
-(`python -m app.users add-key NAME`), stored hashed; the user's groups (read afresh when the
+(`python -m accounts.admin add-key NAME`), stored hashed; the user's groups (read afresh when the
 file changes) filter every search, as in the chat; admins read everything. Calls are rate
 limited per key. The same answer pipeline as the chat (`retrieval.answer`), never the app.
 """
@@ -32,16 +32,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from accounts.users import User, UsersFile, load_users, user_for_key
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.search import Retriever
-from retrieval.serving import open_served
 from retrieval.settings import Settings, load_settings
-from retrieval.users import User, UsersFile, load_users, user_for_key
+from server.serving import open_served
 
 RETRIEVAL_ONLY = "retrieval-only"
-log = logging.getLogger("retrieval.api")
+log = logging.getLogger("server.api")
 
 
 class ApiError(Exception):
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from retrieval.cli import fail_cleanly
 
-    parser = argparse.ArgumentParser(prog="python -m retrieval.api", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m server.api", description=__doc__)
     parser.add_argument("--host", default=None, help="default: RAG_API_HOST (127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="default: RAG_API_PORT (8600)")
     parser.add_argument("--users", type=Path, default=None, help="users file with the API keys")

@@ -1,0 +1,1 @@
+"""The multi-set retrieval evaluation: sets, running, scoring, report (`python -m evaluation`)."""

@@ -1,0 +1,175 @@
+"""Running configurations: for every configuration (settings overrides) and every set, ingest the
+docs with the real ingest job into a fresh Milvus Lite index, run every question through the
+real retriever and the real refusal rule, and score it. Vectors are cached per model across
+configurations (same model, same text, same vector), so comparing chunkers does not re-embed
+what they share."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evaluation.score import (
+    Scored,
+    first_hit_rank,
+    group_results,
+    is_hit,
+    summarise,
+)
+from evaluation.sets import DevSet, document_language, load_questions
+from ingest.jobs import run_ingest_job
+from retrieval.refusal import judge, signals
+from retrieval.search import Retriever
+from retrieval.settings import Settings
+
+#: Named configurations compared side by side: settings overrides for ingest and search.
+CONFIGS: dict[str, dict[str, object]] = {
+    "default": {},  # whatever the settings say (RAG_* variables, .env)
+    "baseline": {  # the tutorial's pipeline: split on "# ", MiniLM, one dense search
+        "embedding_model": "minilm-offline",
+        "split_mode": "hash",
+        "search_mode": "dense",
+        "language_balance": False,
+    },
+    "e5-dense": {  # the same with the multilingual e5 model
+        "embedding_model": "e5-offline",
+        "split_mode": "hash",
+        "search_mode": "dense",
+        "language_balance": False,
+    },
+    "e5-hybrid": {"embedding_model": "e5-offline"},  # last round's default: e5 alone
+    "dense": {"search_mode": "dense"},
+    "rrf": {"fusion": "rrf", "lexical_weight": 1.0},
+    "no-language-balance": {"language_balance": False},
+    "faq-entries-apart": {"keep_questions_apart": True},
+    "minilm": {"embedding_model": "minilm-offline"},
+}
+
+
+def build_index(settings: Settings, overrides: dict[str, object]) -> None:
+    """Ingest with the real ingest job, a separate process as an admin would run it."""
+    run_ingest_job(settings.docs_dir, settings.store_uri, _env_for(settings, overrides))
+
+
+def _env_for(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
+    """The overrides (and the vector cache) as the RAG_* variables the ingest job reads."""
+    values = {**overrides, "embedding_cache": settings.embedding_cache}
+    return {
+        f"RAG_{key.upper()}": value if isinstance(value, str | Path) else json.dumps(value)
+        for key, value in values.items()
+        if value is not None
+    }
+
+
+class Runner:
+    """Builds an index per (config, set) and scores every question against it."""
+
+    def __init__(self, base: Settings, index_dir: Path, k: int):
+        self.base, self.index_dir, self.k = base, index_dir, k
+        if base.embedding_cache is None:  # share vectors across configurations and sets
+            self.base = base.updated(embedding_cache=index_dir / "vectors.sqlite")
+
+    def run(self, config: str, overrides: dict[str, object], dev: DevSet) -> list[Scored]:
+        db = self.index_dir / f"{dev.name}-{config}.db"
+        settings = self.base.updated(store_uri=str(db), docs_dir=dev.corpus, **overrides)
+        build_index(settings, overrides)
+        retriever = Retriever(settings)
+        try:
+            return self._score(retriever, settings, dev, config)
+        finally:
+            retriever.close()
+
+    def _score(
+        self, retriever: Retriever, settings: Settings, dev: DevSet, config: str
+    ) -> list[Scored]:
+        questions = load_questions(dev.questions)
+        chunks = list(retriever.store.passages())
+        texts: dict[str, list[str]] = {}
+        for c in chunks:
+            texts.setdefault(c.doc, []).append(c.text)
+        doc_lang = {doc: document_language("\n".join(parts)) for doc, parts in texts.items()}
+        results = []
+        for q in tqdm(questions, desc=f"{dev.name}/{config}", unit="q", file=sys.stderr):
+            found = retriever.retrieve(q.question, self.k)
+            flags = [is_hit(h, q) for h in found.hits]
+            relevant = sum(is_hit(c, q) for c in chunks)
+            gold_lang = doc_lang.get(q.doc, q.lang) if q.answerable else ""
+            cross = q.answerable and gold_lang != q.lang
+            verdict = judge(found, settings, with_model=False)
+            results.append(
+                Scored(
+                    q, found.hits, flags, relevant, verdict.refuse, cross, signals(found),
+                    verdict.weak, gold_lang,
+                )
+            )  # fmt: skip
+        return results
+
+
+def per_question(dev: str, config: str, results: list[Scored]) -> list[dict]:
+    return [
+        {
+            "set": dev,
+            "id": r.question.id,
+            "config": config,
+            "question": r.question.question,
+            "first_hit": first_hit_rank(r.flags),
+            "refused": r.refused,
+            "weak": r.weak,
+            "answerable": r.question.answerable,
+            "signals": asdict(r.signals) if r.signals else None,
+            "hits": [
+                {"doc": h.doc, "heading": h.heading, "text": h.text, "score": h.score}
+                for h in r.hits
+            ],
+        }
+        for r in results
+    ]
+
+
+#: figures[set][config][group] -> metric -> value
+Figures = dict[str, dict[str, dict[str, dict[str, float]]]]
+
+
+def evaluate(
+    sets: Sequence[DevSet],
+    configs: dict[str, dict[str, object]],
+    k: int,
+    base: Settings,
+    index_dir: Path | None = None,
+) -> tuple[Figures, list[dict]]:
+    """Figures per set, configuration and question group, and the per-question hits."""
+    figures: Figures = {}
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        folder = index_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        runner = Runner(base, folder, k)
+        for dev in sets:
+            for name, overrides in configs.items():
+                results = runner.run(name, overrides, dev)
+                groups = group_results(results)
+                figures.setdefault(dev.name, {})[name] = {
+                    g: summarise(members, k) for g, members in groups.items()
+                }
+                rows += per_question(dev.name, name, results)
+    return figures, rows
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """`key=value` pairs (JSON values where they parse, else strings) as settings overrides."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Settings.model_fields:
+            raise ValueError(f"--with {item!r}: expected SETTING=VALUE with a known setting")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
