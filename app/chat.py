@@ -144,7 +144,7 @@ def ask(page: Page, question: str, model: str, k: int, replaces: int | None = No
         try:
             retriever = page.back.retriever
             events = answer_question(
-                question, history, retriever, chat, page.settings, k, page.access
+                question, history, retriever, chat, page.settings, k, access=page.access
             )
             answer = views.stream_answer(events, progress)
         except UserError as exc:
@@ -174,7 +174,7 @@ def show_source(page: Page, source: Source) -> None:
     st.markdown(f"**{views.plain(source.doc)}** › {views.plain(heading)}")
     try:
         store, docs = page.back.retriever.store, page.settings.docs_dir
-        section = open_section(store, docs, source.doc, source.heading, page.access)
+        section = open_section(store, docs, source.doc, source.heading, access=page.access)
     except Exception as exc:  # the index may be rebuilding; say so, never a traceback
         st.error(views.friendly(f"cannot open the section ({exc})"))
         return

@@ -116,7 +116,7 @@ def visible_counts(back: Backend, access, version: int) -> tuple[int, int]:
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=256)
 def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[int, int]:
-    return _back.retriever.store.counts(_access)
+    return _back.retriever.store.counts(access=_access)
 
 
 def doc_folders(docs_dir) -> list[str]:

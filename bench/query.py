@@ -22,6 +22,7 @@ import numpy as np
 
 from bench.common import ROOT, percentile, queries
 from ingest.pipeline import chunk_row
+from retrieval.access import ALL
 from retrieval.embeddings import load_minilm
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -144,7 +145,7 @@ def measure(retriever: Retriever, vectors: np.ndarray, texts: list[str]) -> dict
     ours, floor, recalls = [], [], []
     for text in texts:
         start = time.perf_counter()
-        hits = retriever.search(text, 10)
+        hits = retriever.search(text, 10, access=ALL)
         ours.append(time.perf_counter() - start)
         start = time.perf_counter()
         q = embedder.embed_queries([text])[0]
@@ -199,7 +200,7 @@ def serve(db: str) -> None:
     )
     retriever = Retriever(settings)
     for text in queries()[:20]:
-        retriever.search(text, 10)
+        retriever.search(text, 10, access=ALL)
     retriever.close()
 
 
@@ -218,7 +219,7 @@ def run(sizes=SIZES, n_queries: int = 200) -> list[dict]:
             retriever = Retriever(settings, store, embedder)
             for index_type in INDEXES:
                 use_index(store, index_type)
-                retriever.search(texts[0], 10)  # warm-up: load and first query
+                retriever.search(texts[0], 10, access=ALL)  # warm-up: load and first query
                 row = {"chunks": size, "index": index_type, **measure(retriever, vectors, texts)}
                 row["serving_rss_mb"] = rss if index_type == "FLAT" else float("nan")
                 results.append(row)

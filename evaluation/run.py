@@ -24,6 +24,7 @@ from evaluation.score import (
 )
 from evaluation.sets import DevSet, document_language, load_questions
 from ingest.jobs import run_ingest_job
+from retrieval.access import ALL
 from retrieval.refusal import judge, signals
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -96,7 +97,7 @@ class Runner:
         doc_lang = {doc: document_language("\n".join(parts)) for doc, parts in texts.items()}
         results = []
         for q in tqdm(questions, desc=f"{dev.name}/{config}", unit="q", file=sys.stderr):
-            found = retriever.retrieve(q.question, self.k)
+            found = retriever.retrieve(q.question, self.k, access=ALL)
             flags = [is_hit(h, q) for h in found.hits]
             relevant = sum(is_hit(c, q) for c in chunks)
             gold_lang = doc_lang.get(q.doc, q.lang) if q.answerable else ""

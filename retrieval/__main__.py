@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from retrieval.access import ALL
 from retrieval.cli import fail_cleanly
 from retrieval.search import Retriever
 from retrieval.settings import load_settings
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fail_cleanly():
         retriever = Retriever(load_settings(store_uri=args.db))
-        hits = retriever.search(args.question, args.k)
+        # a local command opens the index itself: whoever runs it may read all of it
+        hits = retriever.search(args.question, args.k, access=ALL)
         retriever.close()
     if args.json:
         print(json.dumps([hit.as_dict() for hit in hits], ensure_ascii=False, indent=2))

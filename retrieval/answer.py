@@ -22,7 +22,7 @@ from prompts.templates import (
     no_model_notice,
     weak_match_notice,
 )
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
 from retrieval.refusal import judge
 from retrieval.search import Retriever
@@ -253,7 +253,8 @@ def answer_question(
     chat: ChatClient | None,
     settings: Settings,
     k: int | None = None,
-    access: Access = ALL,
+    *,
+    access: Access,
 ) -> Iterator[Found | Delta | Answer]:
     """Stream the answer to a question: `Found` once the passages are chosen (when a model
     will write the answer), its `Delta`s, and always last one `Answer`."""
@@ -264,7 +265,7 @@ def answer_question(
         return
     model, lang = (chat.name if chat else ""), language(question)
     query = standalone_query(question, history, chat, settings)
-    found = retriever.retrieve(query, k or settings.top_k, access)
+    found = retriever.retrieve(query, k or settings.top_k, access=access)
     clock = Clock(started, retrieved=time.perf_counter())
     verdict = judge(found, settings, with_model=chat is not None)
     if verdict.refuse:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from retrieval.access import ALL
 from retrieval.answer import Answer, Found, answer_question
 from retrieval.cli import fail_cleanly
 from retrieval.llm import LLMError, open_chat
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         except LLMError as exc:
             raise ValueError(str(exc)) from None
         retriever = Retriever(settings)
-        events = answer_question(args.question, [], retriever, chat, settings, args.k)
+        # a local command opens the index itself: whoever runs it may read all of it
+        events = answer_question(args.question, [], retriever, chat, settings, args.k, access=ALL)
         final, streamed = _run(events, args)
         retriever.close()
     if args.json:

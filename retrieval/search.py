@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
     BLEND_OFFLINE,
@@ -198,7 +198,7 @@ class Retriever:
         self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
 
-    def retrieve(self, query: str, k: int | None = None, access: Access = ALL) -> Retrieval:
+    def retrieve(self, query: str, k: int | None = None, *, access: Access) -> Retrieval:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
         search of one retrieval reads the same index version, and only what `access` may."""
         k = k or self.settings.top_k
@@ -210,7 +210,7 @@ class Retriever:
             return self._retrieve(query, k, vector, access)
 
     def _retrieve(self, query: str, k: int, vector: np.ndarray, access: Access) -> Retrieval:
-        at = self.store.snapshot(access)  # one round trip: the version, its facts, its model
+        at = self.store.snapshot(access=access)  # one round trip: the version, its facts, its model
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
         partitions = self._dense_rankings(query, vector, pool, info, at)
@@ -242,10 +242,10 @@ class Retriever:
         languages = info.languages if info else ()
         own = language(query)
         if not self.settings.language_balance or len(languages) < 2:
-            return [self.store.dense_search(self._weighted(vector, own, own), pool, at=at)]
+            return [self.store.dense_search(self._weighted(vector, own, own), pool, at)]
         ordered = sorted(languages, key=lambda lang: lang != own)
         return [
-            self.store.dense_search(self._weighted(vector, own, lang), pool, lang, at)
+            self.store.dense_search(self._weighted(vector, own, lang), pool, at, lang)
             for lang in ordered
         ]
 
@@ -267,9 +267,9 @@ class Retriever:
         floor = min(standing.values(), default=0.0)  # rank fusion has no scale: the dense z
         return [replace(h, standing=standing.get(h.chunk_id, floor)) for h in fused]
 
-    def search(self, query: str, k: int | None = None, access: Access = ALL) -> list[Hit]:
-        """The k best passages for the query."""
-        return self.retrieve(query, k, access).hits
+    def search(self, query: str, k: int | None = None, *, access: Access) -> list[Hit]:
+        """The k best passages for the query that `access` may read."""
+        return self.retrieve(query, k, access=access).hits
 
     def close(self) -> None:
         self.store.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.store import Section, Store
 
 
@@ -37,9 +37,9 @@ def in_document_order(section: Section, text: str | None) -> Section:
 
 
 def open_section(
-    store: Store, docs_dir: Path, doc: str, heading: str | None, access: Access = ALL
+    store: Store, docs_dir: Path, doc: str, heading: str | None, *, access: Access
 ) -> Section:
     """A source's section (heading None: the whole document), in reading order, as far as
     `access` may read it (the document's file is only read to order what it may see)."""
-    section = store.section(doc, heading, access)
+    section = store.section(doc, heading, access=access)
     return in_document_order(section, read_document(docs_dir, doc) if section.passages else None)

@@ -186,7 +186,7 @@ def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Foun
         except LLMError as exc:
             raise ApiError(503, str(exc), "server_error") from None
     return answer_question(
-        question, history, service.retriever, chat, service.settings, body.k, user.access
+        question, history, service.retriever, chat, service.settings, body.k, access=user.access
     )
 
 
@@ -267,7 +267,7 @@ def search(request: Request, body: SearchRequest, user: Caller) -> dict:
     service = service_of(request)
     if service.settings.api_log_questions:
         log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
-    hits = service.retriever.search(body.query, body.k, user.access)
+    hits = service.retriever.search(body.query, body.k, access=user.access)
     data = [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
              "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
     return {"object": "list", "data": data}

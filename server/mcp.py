@@ -43,7 +43,7 @@ class Docs:
         return self.who().access
 
     def search(self, query: str, k: int = 5) -> list[dict]:
-        hits = self.retriever.search(query, max(1, min(k, 50)), self.access())
+        hits = self.retriever.search(query, max(1, min(k, 50)), access=self.access())
         return [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
                  "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
 
@@ -55,7 +55,7 @@ class Docs:
             except LLMError:
                 chat = None  # no usable model: the passages, as the chat does
         events = answer_question(
-            question, [], self.retriever, chat, self.settings, None, self.access()
+            question, [], self.retriever, chat, self.settings, None, access=self.access()
         )
         final = [e for e in events if isinstance(e, Answer)][-1]
         sources = [

@@ -89,3 +89,20 @@ def test_no_package_holds_most_of_the_code():
     total = sum(lines.values())
     for package, count in lines.items():
         assert count <= 0.4 * total, f"{package}/ holds {count} of {total} lines"
+
+
+def test_who_asks_is_never_implicit():
+    """No function that takes `access` gives it a default: a caller that forgets to say who asks
+    gets an error, never every group's passages (admins pass `ALL` by name)."""
+    defaulted = []
+    for package in PRODUCT:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    a = node.args
+                    positional = a.posonlyargs + a.args
+                    with_default = positional[len(positional) - len(a.defaults) :]
+                    with_default += [k for k, d in zip(a.kwonlyargs, a.kw_defaults) if d]
+                    if any(arg.arg == "access" for arg in with_default):
+                        defaulted.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not defaulted, defaulted

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.store.live import LiveIndex
-from retrieval.store.schema import PAGE_LIMIT, ROW_FIELDS, ChunkRow, visible
+from retrieval.store.schema import PAGE_LIMIT, ROW_FIELDS, ChunkRow, IndexInfo, visible
 from retrieval.types import Hit
 
 
@@ -50,37 +50,37 @@ class Catalog(LiveIndex):
         for row in self.rows(["id", "doc", "heading", "text"]):
             yield Hit(row["doc"], row["heading"], row["text"], 0.0, chunk_id=row["id"])
 
-    def section(self, doc: str, heading: str | None = None, access: Access = ALL) -> Section:
+    def section(self, doc: str, heading: str | None, *, access: Access) -> Section:
         """A section's passages (every passage of the document when heading is None), only
-        those `access` may read."""
+        those `access` may read, all from one resolution of the live version."""
+        live = self._live()
         where = f"doc == {json.dumps(doc)}"
         if heading is not None:
             where += f" and heading == {json.dumps(heading)}"
-        if restriction := self._restriction(access):
+        if restriction := _restriction(live, access):
             where += f" and {restriction}"
-        rows = list(self.rows(["id", "doc", "heading", "text", "added"], where))
+        rows = list(self.rows(["id", "doc", "heading", "text", "added"], where, live))
         passages = [Hit(r["doc"], r["heading"], r["text"], 0.0, chunk_id=r["id"]) for r in rows]
-        live = self._live()
         props = live[1] if live else {}
         added = max((int(r["added"]) for r in rows), default=0)
         stamp = props.get(f"rag.stamp.{added}") or props.get("rag.ingested_at", "")
         return Section(doc, heading or "", passages, stamp)
 
-    def counts(self, access: Access = ALL) -> tuple[int, int]:
-        """(documents, chunks) that `access` may read in the live version."""
-        restriction = self._restriction(access)
+    def counts(self, *, access: Access) -> tuple[int, int]:
+        """(documents, chunks) that `access` may read in the live version (one resolution of
+        it; one pass over the rows when some are restricted)."""
+        live = self._live()
+        if live is None:
+            return 0, 0
+        restriction = _restriction(live, access)
         if not restriction:
-            info = self.info()
-            return (info.docs, info.chunks) if info else (0, 0)
-        docs = {row["doc"] for row in self.rows(["doc"], restriction)}
-        chunks = sum(1 for _ in self.rows(["id"], restriction))
+            info = IndexInfo.from_properties(*live)
+            return info.docs, info.chunks
+        docs, chunks = set(), 0
+        for row in self.rows(["doc"], restriction, live):
+            docs.add(row["doc"])
+            chunks += 1
         return len(docs), chunks
-
-    def _restriction(self, access: Access) -> str:
-        info = self.info()
-        if info is None or int(info.schema or 0) < 5:
-            return ""  # an index from before groups: everything in it is open to all
-        return access.condition()
 
     def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
         """The stored rows of these documents, as they are (for a rebuild that keeps them)."""
@@ -89,9 +89,10 @@ class Catalog(LiveIndex):
         where = f"doc in {json.dumps(sorted(docs))}"
         return [ChunkRow.from_entity(row) for row in self.rows(ROW_FIELDS, where)]
 
-    def rows(self, fields: list[str], where: str = "") -> Iterator[dict]:
-        """Rows of the live version (optionally filtered), paged by id prefix."""
-        live = self._live()
+    def rows(self, fields: list[str], where: str = "", live: Live | None = None) -> Iterator[dict]:
+        """Rows of the live version (optionally filtered), paged by id prefix; `live`: the
+        version a caller has already resolved."""
+        live = live or self._live()
         if live is None:
             return
         name, props = live
@@ -138,3 +139,14 @@ class Catalog(LiveIndex):
             )
             found.update({row["text_hash"]: row["vector"] for row in rows})
         return found
+
+
+Live = tuple[str, dict[str, str]]  # (collection, properties) of the live version
+
+
+def _restriction(live: Live | None, access: Access) -> str:
+    """The filter for what `access` may read; none in an index from before groups (schema < 5),
+    where everything is open to all."""
+    if live is None or int(IndexInfo.from_properties(*live).schema or 0) < 5:
+        return ""
+    return access.condition()

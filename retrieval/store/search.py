@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from pymilvus.exceptions import MilvusException
-
-from retrieval.access import ALL, Access
+from retrieval.access import Access
 from retrieval.store.connect import StoreError
 from retrieval.store.live import LiveIndex
 from retrieval.store.schema import OUTPUT_FIELDS, OUTPUT_FIELDS_V4, IndexInfo, visible
@@ -27,7 +25,7 @@ class Snapshot:
 class Search(LiveIndex):
     """The query side of the store."""
 
-    def snapshot(self, access: Access = ALL) -> Snapshot:
+    def snapshot(self, *, access: Access) -> Snapshot:
         """The live version now, as `access` may see it; pass it to several searches so they
         agree on the version and on what is visible."""
         name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
@@ -40,31 +38,18 @@ class Search(LiveIndex):
         the collection we resolved; the next snapshot resolves it again."""
         self._loaded = None
 
-    def dense_search(
-        self, vector: list[float], k: int, lang: str = "", at: Snapshot | None = None
-    ) -> list[Hit]:
-        """The k passages with the highest inner product (cosine: vectors are unit length),
-        only among passages in `lang` when it is given, in version `at` (default: live)."""
-        return self._retrying(self._dense, at, vector, k, lang)
+    def dense_search(self, vector: list[float], k: int, at: Snapshot, lang: str = "") -> list[Hit]:
+        """The k passages with the highest inner product (cosine: vectors are unit length) in
+        version `at`, as far as its reader may see, only among passages in `lang` if given."""
+        return self._dense(at, vector, k, lang)
 
-    def text_search(
-        self, text: str, k: int, vector: list[float], at: Snapshot | None = None
-    ) -> list[Hit]:
-        """The k best passages by BM25 on `text`, in BM25 order, each scored by its cosine to
-        `vector` so that every score a caller sees means the same thing."""
+    def text_search(self, text: str, k: int, vector: list[float], at: Snapshot) -> list[Hit]:
+        """The k best passages by BM25 on `text` in version `at`, in BM25 order, each scored by
+        its cosine to `vector` so that every score a caller sees means the same thing."""
         self.require_full_text()
         if not text.strip():
             return []
-        return self._retrying(self._lexical, at, text, k, vector)
-
-    def _retrying(self, search, at: Snapshot | None, *args) -> list[Hit]:
-        if at is not None:
-            return search(at, *args)  # pinned: the caller retries the whole retrieval
-        try:
-            return search(self.snapshot(), *args)
-        except MilvusException:
-            self.forget_loaded()
-            return search(self.snapshot(), *args)
+        return self._lexical(at, text, k, vector)
 
     def _query(self, at: Snapshot, data, field: str, k: int, params: dict, fields, where=""):
         """One search of a pinned version (only its visible rows, plus `where`)."""

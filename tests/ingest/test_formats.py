@@ -8,6 +8,7 @@ import pytest
 from ingest.formats import DocxReader, HtmlReader, PdfReader, RstReader
 from ingest.pipeline import ingest
 from ingest.readers import DocError
+from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.store import Store
 from tests import docgen
@@ -62,7 +63,7 @@ def formats_index(tmp_path_factory, embedder):
 )
 def test_every_format_answers_from_its_file(formats_index, question, doc, heading, pages):
     retriever, _ = formats_index
-    top = retriever.search(question, k=3)[0]
+    top = retriever.search(question, k=3, access=ALL)[0]
     assert top.doc == doc
     if heading:  # the heading survived: as the chunk's heading, or inside a merged section
         assert heading in top.heading or f"# {heading}" in top.text, (top.heading, top.text)

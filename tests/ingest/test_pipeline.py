@@ -8,6 +8,7 @@ import os
 import pytest
 
 from ingest.pipeline import ingest
+from retrieval.access import ALL
 from retrieval.search import Retriever
 from tests.conftest import SMALL, all_rows, run_cli, write_docs
 
@@ -24,7 +25,7 @@ def test_known_answers(small, embedder):
         "which days can we ship to prod": "eng/deploy.md",
     }
     for question, doc in expected.items():
-        hits = retriever.search(question, k=2)
+        hits = retriever.search(question, k=2, access=ALL)
         assert hits[0].doc == doc, question
         assert hits[0].score > hits[1].score
 
@@ -35,9 +36,9 @@ def test_hybrid_finds_exact_terms_and_keeps_cosine_scores(small, embedder):
     dense = Retriever(settings.updated(search_mode="dense"), store, embedder)
     hybrid = Retriever(settings.updated(search_mode="hybrid"), store, embedder)
     question = "id.example.com hardware token"
-    assert hybrid.search(question, k=1)[0].doc == "it/vpn.md"
-    by_doc = {h.doc: h.score for h in dense.search(question, k=4)}
-    for hit in hybrid.search(question, k=4):
+    assert hybrid.search(question, k=1, access=ALL)[0].doc == "it/vpn.md"
+    by_doc = {h.doc: h.score for h in dense.search(question, k=4, access=ALL)}
+    for hit in hybrid.search(question, k=4, access=ALL):
         assert hit.score == pytest.approx(by_doc[hit.doc], abs=1e-5)  # cosine, not RRF
 
 

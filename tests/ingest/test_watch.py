@@ -11,6 +11,7 @@ import pytest
 
 from ingest.syncstatus import read_status
 from ingest.watch import Watcher, parse_every
+from retrieval.access import ALL
 from retrieval.errors import UserError
 from retrieval.search import Retriever
 from retrieval.store import Store
@@ -56,7 +57,9 @@ def test_an_edit_and_a_deletion_arrive_within_five_seconds(watching):
     settings, store, retriever, docs, syncs = watching
     assert docs_in(store) == set(DOCS)
     (docs / "team" / "page1.md").write_text("# Page 1\n\n## Topic 1\n\nThe parrot is named Kiwi.\n")
-    wait_until(lambda: "parrot" in retriever.search("What is the parrot named?", 1)[0].text)
+    wait_until(
+        lambda: "parrot" in retriever.search("What is the parrot named?", 1, access=ALL)[0].text
+    )
     (docs / "team" / "page2.md").unlink()
     wait_until(lambda: "team/page2.md" not in docs_in(store))
     status = read_status(settings)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest
+from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.store import Store, StoreError
 from tests.conftest import SMALL, free_port, make_settings, write_docs
@@ -74,14 +75,14 @@ def test_ingest_search_and_incremental_reingest_on_a_real_server(tmp_path, serve
     report = ingest(settings, store, embedder)
     assert report.docs_added == 4 and store.info().chunks == 4
     retriever = Retriever(settings, store, embedder)
-    assert retriever.search("how long is a VPN password valid", 1)[0].doc == "it/vpn.md"
+    assert retriever.search("how long is a VPN password valid", 1, access=ALL)[0].doc == "it/vpn.md"
     (docs / "it" / "vpn.md").write_text("# VPN\n\nVPN passwords now expire every 30 days.\n")
     (docs / "office" / "lunch.md").unlink()
     again = ingest(settings, store, embedder)
     assert (again.docs_updated, again.docs_removed, again.chunks_embedded) == (1, 1, 1)
-    hit = retriever.search("how long is a VPN password valid", 1)[0]
+    hit = retriever.search("how long is a VPN password valid", 1, access=ALL)[0]
     assert "30 days" in hit.text and store.info().chunks == 3
-    assert "lunch" not in " ".join(h.doc for h in retriever.search("canteen lunch", 3))
+    assert "lunch" not in " ".join(h.doc for h in retriever.search("canteen lunch", 3, access=ALL))
     store.close()
 
 
@@ -94,7 +95,7 @@ def test_hybrid_is_refused_naming_the_version_it_needs(tmp_path, server, embedde
     with pytest.raises(
         StoreError, match=r"Milvus has from 2\.5 on.*v2\.3\.5.*RAG_SEARCH_MODE=dense"
     ):
-        hybrid.search("vpn", 1)
+        hybrid.search("vpn", 1, access=ALL)
     store.close()
 
 

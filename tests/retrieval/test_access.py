@@ -43,7 +43,7 @@ def tree(tmp_path, embedder):
 
 
 def hit_docs(retriever, question, access) -> set[str]:
-    found = retriever.retrieve(question, 20, access)
+    found = retriever.retrieve(question, 20, access=access)
     return {h.doc for h in [*found.hits, *found.dense, *found.lexical]}
 
 
@@ -53,9 +53,9 @@ def test_a_closed_folder_never_reaches_another_group(tree):
         assert "hr/pay/bonus.md" not in hit_docs(retriever, question, IT), question
         assert "hr/pay/bonus.md" in hit_docs(retriever, question, Access.of(["payroll"]))
         assert "hr/pay/bonus.md" in hit_docs(retriever, question, ALL)  # admins see all
-    assert store.section("hr/pay/bonus.md", None, IT).passages == []
-    assert store.section("hr/pay/bonus.md", None, ALL).passages
-    assert store.counts(IT) == (2, 2) and store.counts(ALL)[0] == 4
+    assert store.section("hr/pay/bonus.md", None, access=IT).passages == []
+    assert store.section("hr/pay/bonus.md", None, access=ALL).passages
+    assert store.counts(access=IT) == (2, 2) and store.counts(access=ALL)[0] == 4
     assert "hr/pay/bonus.md" in {d for d, _ in [(h.doc, 0) for h in store.passages()]}
 
 
@@ -65,11 +65,11 @@ def test_answers_and_follow_ups_never_carry_it(tree, fake_llm):
     chat = open_chat(chat_conf)
     fake_llm.requests.clear()
     for question in QUESTIONS:
-        events = list(answer_question(question, [], retriever, chat, chat_conf, 10, IT))
+        events = list(answer_question(question, [], retriever, chat, chat_conf, 10, access=IT))
         assert all("hr/pay" not in s.doc for s in events[-1].sources)
     history = [Turn("What is in the office page?", "It says to ask HR about bonuses [1].")]
     events = list(answer_question("And the Zephyr pool?", history, retriever, chat, chat_conf,
-                                  10, IT))  # fmt: skip
+                                  10, access=IT))  # fmt: skip
     assert all("hr/pay" not in s.doc for s in events[-1].sources)
     sent = " ".join(m["content"] for r in fake_llm.requests for m in r["messages"])
     assert "paid out in March" not in sent and "Zephyr bonus pool for 2026 is" not in sent
@@ -104,5 +104,8 @@ def test_unknown_groups_close_the_folder(tmp_path, embedder):
     report = ingest(settings, store, embedder)
     assert any("unknown groups ['opps']" in f.error for f in report.docs_failed)
     retriever = Retriever(settings, store, embedder)
-    assert retriever.search("How do I restart the Kestrel?", 5, Access.of(["ops", "opps"])) == []
+    assert (
+        retriever.search("How do I restart the Kestrel?", 5, access=Access.of(["ops", "opps"]))
+        == []
+    )
     store.close()

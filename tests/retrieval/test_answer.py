@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
+from retrieval.access import ALL
 from retrieval.answer import Answer, Found, Turn, answer_question, rule_rewrite
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.settings import Settings
@@ -18,7 +19,7 @@ QUESTION = "How many days of paid annual leave do full-time employees get?"
 
 def run(retriever, settings, question=QUESTION, history=()):
     chat = open_chat(settings)
-    events = list(answer_question(question, list(history), retriever, chat, settings))
+    events = list(answer_question(question, list(history), retriever, chat, settings, access=ALL))
     assert isinstance(events[-1], Answer)
     if isinstance(events[0], Found):  # the passages, before the model streams
         given = [replace(s, cited=False) for s in events[-1].sources]
@@ -297,7 +298,7 @@ def test_answer_status_says_what_happened(corpus_index, fake_llm):
 
     def final(question, chat, **extra):
         settings = corpus_index.settings.updated(**extra)
-        return list(answer_question(question, [], corpus_index, chat, settings))[-1]
+        return list(answer_question(question, [], corpus_index, chat, settings, access=ALL))[-1]
 
     from retrieval.llm import open_chat
     from tests.conftest import chat_settings

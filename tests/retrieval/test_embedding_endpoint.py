@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from retrieval.access import ALL
 from retrieval.embeddings import EmbeddingError, OpenAIEmbedder, load_embedder
 from tests.conftest import free_port, make_settings, start_http_server, write_docs
 
@@ -63,10 +64,10 @@ def test_ingest_and_search_through_the_endpoint_and_a_model_switch_is_refused(tm
     report = ingest(settings, store, embedder)
     assert report.chunks_embedded == 2 and store.info().embedding_model == embedder.name
     retriever = Retriever(settings, store, embedder)
-    assert retriever.search("食堂几点开门", 1)[0].doc == "lunch.md"
+    assert retriever.search("食堂几点开门", 1, access=ALL)[0].doc == "lunch.md"
     other = Retriever(settings.updated(embedding_model="e5-offline"), store)
     with pytest.raises(ModelMismatchError, match="openai-compatible:multilingual-e5-small-q4"):
-        other.search("VPN", 1)
+        other.search("VPN", 1, access=ALL)
     store.close()
 
 

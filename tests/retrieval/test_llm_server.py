@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.access import ALL
 from retrieval.answer import Answer, answer_question
 from retrieval.llm import Delta, LLMError, Message, open_chat
 from tests.conftest import free_port, start_http_server
@@ -58,7 +59,7 @@ def test_streams_through_the_answer_pipeline_with_citations_parsed(corpus_index,
     settings = llama_settings(corpus_index, llama)  # no RAG_LLM_API_KEY: a keyless local server
     chat = open_chat(settings)
     question = "How many days of paid annual leave does a full-time employee get?"
-    events = list(answer_question(question, [], corpus_index, chat, settings))
+    events = list(answer_question(question, [], corpus_index, chat, settings, access=ALL))
     deltas, final = [e for e in events if isinstance(e, Delta)], events[-1]
     assert isinstance(final, Answer) and final.error == "", final
     assert final.status in {"answered", "refused"} and final.model == "smollm2-135m"
@@ -82,7 +83,7 @@ def test_rewrite_and_llm_rerank_calls_go_through_the_same_server(corpus_index, l
     query = standalone_query("and can I carry it over?", history, chat, settings)
     assert query.strip() and "\n" not in query
     retriever = Retriever(settings, corpus_index.store, corpus_index.embedder)
-    found = retriever.retrieve("annual leave carry over", 5)
+    found = retriever.retrieve("annual leave carry over", 5, access=ALL)
     assert isinstance(load_reranker(settings).name, str) and len(found.hits) == 5
     assert found.reranked or not found.hits  # one short call, its reply parsed into scores
 

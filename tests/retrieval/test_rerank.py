@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from retrieval.access import ALL
 from retrieval.rerank import HttpReranker, LLMReranker, load_reranker
 from retrieval.search import Retriever
 from tests.fake_rerank import FakeReranker
@@ -28,7 +29,7 @@ def test_http_reranker_orders_the_candidates(corpus_index, fake_rerank, api, pat
     reranker = load_reranker(settings)
     assert isinstance(reranker, HttpReranker)
     retriever = Retriever(settings, corpus_index.store, corpus_index.embedder, reranker)
-    found = retriever.retrieve(QUESTION, 5)
+    found = retriever.retrieve(QUESTION, 5, access=ALL)
     assert found.reranked and len(found.hits) == 5
     scores = [h.rerank_score for h in found.hits]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
@@ -41,9 +42,9 @@ def test_http_reranker_orders_the_candidates(corpus_index, fake_rerank, api, pat
 
 def test_failing_reranker_keeps_the_search_order(corpus_index, fake_rerank, caplog):
     settings = corpus_index.settings.updated(rerank="http", rerank_url=fake_rerank.url + "/rerank")
-    plain = corpus_index.retrieve("boom " + QUESTION, 5)
+    plain = corpus_index.retrieve("boom " + QUESTION, 5, access=ALL)
     retriever = Retriever(settings, corpus_index.store, corpus_index.embedder)
-    found = retriever.retrieve("boom " + QUESTION, 5)
+    found = retriever.retrieve("boom " + QUESTION, 5, access=ALL)
     assert not found.reranked and [h.chunk_id for h in found.hits] == [
         h.chunk_id for h in plain.hits
     ]
@@ -58,7 +59,7 @@ def test_llm_reranker_uses_the_chat_model_in_one_short_call(corpus_index, fake_l
     assert isinstance(reranker, LLMReranker)
     before = len(fake_llm.requests)
     found = Retriever(settings, corpus_index.store, corpus_index.embedder, reranker).retrieve(
-        QUESTION, 5
+        QUESTION, 5, access=ALL
     )
     assert len(fake_llm.requests) == before + 1
     request = fake_llm.requests[-1]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ingest.split import split_markdown
+from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -63,7 +64,7 @@ def test_reingest_while_four_sessions_chat(tmp_path, embedder):
         rng = random.Random(n)
         while not stop.is_set():
             try:
-                hits = retriever.search(f"{rng.choice(TOPICS)} procedure step", 10)
+                hits = retriever.search(f"{rng.choice(TOPICS)} procedure step", 10, access=ALL)
                 editions = {"A" if "Edition A" in h.text else "B" for h in hits}
                 if len(editions) > 1:
                     mixed.append(editions)
@@ -87,7 +88,9 @@ def test_reingest_while_four_sessions_chat(tmp_path, embedder):
     probe = Retriever(
         Settings(_env_file=None, store_uri=uri, embedding_model="minilm-offline"), None, embedder
     )
-    while not any(h.doc == "new3.md" for h in probe.search("new3 handbook procedure", 10)):
+    while not any(
+        h.doc == "new3.md" for h in probe.search("new3 handbook procedure", 10, access=ALL)
+    ):
         assert time.monotonic() - ended < 5, "new docs not searchable within 5 s"
         time.sleep(0.2)
     time.sleep(1)
@@ -194,7 +197,7 @@ def test_same_code_against_a_milvus_server_by_uri(tmp_path, embedder):
         assert second["docs_removed"] == 1 and second["chunks_embedded"] == 0
         settings = Settings(_env_file=None, store_uri=uri, embedding_model="minilm-offline")
         retriever = Retriever(settings, Store(settings), embedder)
-        hits = retriever.search("gamma handbook procedure", 3)
+        hits = retriever.search("gamma handbook procedure", 3, access=ALL)
         assert hits[0].doc == "gamma.md"
         assert {r["id"] for r in retriever.store.rows(["id"])} == chunk_ids(docs)
     finally:

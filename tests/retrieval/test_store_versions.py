@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pipeline import ingest
+from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.store import ModelMismatchError, Store
 from tests.conftest import all_rows, make_settings, run_cli
@@ -20,7 +21,7 @@ def test_model_mismatch_is_a_clear_error(small, embedder):
     with pytest.raises(ModelMismatchError, match="--rebuild"):
         ingest(settings, store, embedder)
     with pytest.raises(ModelMismatchError):
-        Retriever(settings, store, embedder).search("vpn")
+        Retriever(settings, store, embedder).search("vpn", access=ALL)
     report = ingest(settings, store, embedder, rebuild=True)
     assert report.chunks_embedded == 4 and store.info().embedding_model == embedder.name
 
