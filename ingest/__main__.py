@@ -135,6 +135,8 @@ def print_summary(report: IngestReport) -> None:
         print(f"  skipped {failure.path}: {failure.error}")
     for read in report.docs_decoded:
         print(f"  read {read['path']} as {read['encoding']} (not UTF-8)")
+    for notice in report.notices:
+        print(f"  note: {notice}")
 
 
 if __name__ == "__main__":

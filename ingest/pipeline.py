@@ -259,6 +259,7 @@ def _ingest(
     allow_mass_delete: bool = False,
 ) -> IngestReport:
     started = time.perf_counter()
+    hybrid = store.hybrid(settings.search_mode)  # before any work: 'hybrid' may not run here
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
     root, limit = Path(settings.docs_dir), int(settings.max_file_mb * 1e6)
     docs, failed = scan(root, limit, progress, settings.doc_extensions, access_rules(settings))
@@ -287,6 +288,8 @@ def _ingest(
         ],  # fmt: skip
         embedding_model=embedder.name,
         chunks_total=info.chunks if info else 0,
+        search="hybrid" if hybrid else "dense",
+        notices=_search_notices(settings, store, hybrid),
     )
     if not plan.idle:
         report.chunks_embedded = _execute(
@@ -323,6 +326,16 @@ def _execute(
         meta["rag.langs"] = _languages(rows, info.languages)
         _apply(store, info, entries, plan, rows, meta)
     return len(vectors) - len(known)
+
+
+def _search_notices(settings: Settings, store: Store, hybrid: bool) -> list[str]:
+    if hybrid or settings.search_mode != "auto":
+        return []
+    return [
+        f"search is dense only: {store.location.label} runs Milvus {store.server_version}, "
+        "which has no full-text (BM25) search (2.5 and later have it); upgrade Milvus for "
+        "hybrid search, or set RAG_SEARCH_MODE=dense to choose dense and hide this note"
+    ]
 
 
 def _refuse_mass_delete(removing: int, indexed: int, settings: Settings) -> None:

@@ -216,7 +216,7 @@ class Retriever:
         partitions = self._dense_rankings(query, vector, pool, info, at)
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
         lexical: list[Hit] = []
-        if self.settings.search_mode == "hybrid":
+        if self.store.hybrid(self.settings.search_mode):
             own = self._weighted(vector, language(query), language(query))
             lexical = self.store.text_search(query, pool, own, at)
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule

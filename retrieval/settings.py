@@ -204,10 +204,12 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
-    search_mode: Literal["dense", "hybrid"] = Field(
-        "hybrid",
-        description="'dense' (vector inner product) or 'hybrid' (dense + BM25 full-text search, "
-        "fused per `RAG_FUSION`).",
+    search_mode: Literal["auto", "hybrid", "dense"] = Field(
+        "auto",
+        description="'hybrid' (dense + BM25 full-text search, fused per `RAG_FUSION`), "
+        "'dense' (vector inner product only), or 'auto': hybrid where the Milvus server has "
+        "full-text search (Milvus Lite, 2.5 and later), dense on older servers (the ingest "
+        "says so once). 'hybrid' on an older server stops the ingest at once.",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant for hybrid search.")
     language_balance: bool = Field(

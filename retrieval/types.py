@@ -87,6 +87,8 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_total: int = 0
     embedding_model: str = ""
+    search: str = ""  # "hybrid" or "dense": what searches of this index run
+    notices: list[str] = field(default_factory=list)  # said once, in the summary
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:

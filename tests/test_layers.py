@@ -102,7 +102,9 @@ def test_who_asks_is_never_implicit():
                     a = node.args
                     positional = a.posonlyargs + a.args
                     with_default = positional[len(positional) - len(a.defaults) :]
-                    with_default += [k for k, d in zip(a.kwonlyargs, a.kw_defaults) if d]
+                    with_default += [
+                        k for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d
+                    ]
                     if any(arg.arg == "access" for arg in with_default):
                         defaulted.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert not defaulted, defaulted

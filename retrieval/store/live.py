@@ -76,6 +76,13 @@ class LiveIndex:
                 "or upgrade Milvus"
             )
 
+    def hybrid(self, mode: str) -> bool:
+        """Whether searches in this mode run BM25 beside the vectors here: 'auto' follows the
+        server, 'hybrid' insists (StoreError on a server without full-text search)."""
+        if mode == "hybrid":
+            self.require_full_text()
+        return mode != "dense" and self.full_text
+
     def _ensure_loaded(self, name: str) -> None:
         # Milvus Lite starts with collections released after a restart.
         if self._loaded != name:

@@ -17,6 +17,8 @@ def test_known_answers(small, embedder):
     settings, store, _ = small
     report = ingest(settings, store, embedder)
     assert (report.docs_added, report.chunks_total, report.chunks_embedded) == (4, 4, 4)
+    assert settings.search_mode == "auto" and report.search == "hybrid"  # Milvus Lite has BM25
+    assert report.notices == []
     retriever = Retriever(settings.updated(search_mode="dense"), store, embedder)
     expected = {
         "when does the cafeteria serve food": "office/lunch.md",
@@ -129,6 +131,8 @@ def test_cli_twice_second_run_embeds_nothing(tmp_path):
         "chunks_embedded",
         "chunks_total",
         "embedding_model",
+        "search",
+        "notices",
         "seconds",
     }
     assert summary["chunks_embedded"] == 4

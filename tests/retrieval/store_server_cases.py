@@ -1,6 +1,7 @@
 """The store against a real Milvus standalone server (the `milvus` 2.3.5 package, started
 here with authorization on): ingest, incremental re-ingest, search, RAG_STORE_TOKEN, and the
-capability switch (2.3 has no full-text search: dense works, hybrid is refused in one line).
+capability switch (2.3 has no full-text search: `auto` builds dense and says so, `hybrid` is
+refused in one line at ingest and at search).
 
 Run by test_store_server.py inside a network namespace that has only a loopback interface:
 Milvus 2.3.5 listens on every interface and cannot be told otherwise."""
@@ -63,7 +64,7 @@ def wait_until_up(uri: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def server_settings(tmp_path, uri, **extra):
-    values = {"store_uri": uri, "store_token": TOKEN, "search_mode": "dense", **extra}
+    values = {"store_uri": uri, "store_token": TOKEN, **extra}  # search_mode: auto
     return make_settings(tmp_path, tmp_path / "docs", **values)
 
 
@@ -86,16 +87,36 @@ def test_ingest_search_and_incremental_reingest_on_a_real_server(tmp_path, serve
     store.close()
 
 
-def test_hybrid_is_refused_naming_the_version_it_needs(tmp_path, server, embedder):
+def test_auto_builds_dense_says_so_once_and_search_follows(tmp_path, server, embedder):
     write_docs(tmp_path / "docs", SMALL)
     settings = server_settings(tmp_path, server, collection="docs_b")
+    assert settings.search_mode == "auto"  # the default
     store = Store(settings)
-    ingest(settings, store, embedder)  # dense schema: no BM25 field on this server
-    hybrid = Retriever(settings.updated(search_mode="hybrid"), store, embedder)
-    with pytest.raises(
-        StoreError, match=r"Milvus has from 2\.5 on.*v2\.3\.5.*RAG_SEARCH_MODE=dense"
-    ):
-        hybrid.search("vpn", 1, access=ALL)
+    report = ingest(settings, store, embedder)
+    assert report.search == "dense" and report.docs_added == 4
+    (notice,) = report.notices
+    assert "v2.3.5" in notice and "no full-text (BM25) search" in notice
+    retriever = Retriever(settings, store, embedder)
+    found = retriever.retrieve("how long is a VPN password valid", 1, access=ALL)
+    assert found.hits[0].doc == "it/vpn.md" and found.lexical == []  # dense only, no error
+    chosen = settings.updated(search_mode="dense")
+    assert ingest(chosen, store, embedder).notices == []  # dense by choice: nothing to say
+    store.close()
+
+
+def test_hybrid_stops_the_ingest_at_once_with_the_search_sentence(tmp_path, server, embedder):
+    write_docs(tmp_path / "docs", SMALL)
+    settings = server_settings(tmp_path, server, collection="docs_c", search_mode="hybrid")
+    store = Store(settings)
+    sentence = r"hybrid search needs full-text \(BM25\) search, which Milvus has from 2\.5 on; "
+    sentence += r".*runs v2\.3\.5\S*: set RAG_SEARCH_MODE=dense"
+    with pytest.raises(StoreError, match=sentence) as at_ingest:
+        ingest(settings, store, embedder)
+    assert store.info() is None  # nothing was written
+    ingest(settings.updated(search_mode="auto"), store, embedder)
+    with pytest.raises(StoreError) as at_search:
+        Retriever(settings, store, embedder).search("vpn", 1, access=ALL)
+    assert str(at_search.value) == str(at_ingest.value)  # the one sentence, both times
     store.close()
 
 
