@@ -26,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from retrieval.access import ALL, GROUP, Access
 from retrieval.errors import UserError
+from retrieval.files import write_atomic
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 SHARED_USER = "staff"  # the one user of the old shared password (RAG_APP_PASSWORD)
@@ -137,6 +138,25 @@ def parse_line(text: str) -> Account:
     return Account(user, hashed, parsed)
 
 
+_VIEWS: dict[Path, tuple[tuple[int, int, int] | None, UsersFile]] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def current_users(path: Path) -> UsersFile:
+    """The users file as it is now, read again only when it changed: the one cached view the
+    app, the API and the MCP server share (a removed user is out on their next request)."""
+    try:
+        seen = path.stat()
+        stamp = (seen.st_mtime_ns, seen.st_size, seen.st_ino)  # a rewrite is a new inode
+    except OSError:
+        stamp = None
+    with _VIEWS_LOCK:
+        cached = _VIEWS.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = _VIEWS[path] = (stamp, load_users(path))
+        return cached[1]
+
+
 def load_users(path: Path) -> UsersFile:
     """Read the users file (a missing file has no users); bad lines are reported, not fatal."""
     users = UsersFile(path)
@@ -194,12 +214,7 @@ def _line_name(text: str) -> str | None:
 
 def _write_lines(path: Path, lines: list[str]) -> None:
     """Atomic rewrite, readable by its owner only (it holds password hashes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{line}\n" for line in lines))
-    os.replace(tmp, path)
+    write_atomic(path, "".join(f"{line}\n" for line in lines), mode=0o600)
 
 
 def hash_password(password: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from accounts.chats import ChatStore, ChatStoreError
-from accounts.users import LoginThrottle, SessionTokens, UsersFile, load_users
+from accounts.users import LoginThrottle, SessionTokens, UsersFile, current_users
 from ingest.jobs import run_ingest_job
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
@@ -53,19 +53,7 @@ def reingest(settings: Settings, on_progress: Callable[[str, int, int], None]) -
 def users(settings: Settings) -> UsersFile:
     """The users file, re-read when it changes (a removed user is signed out on their next
     click; a bad line is reported on the sign-in page)."""
-    path = settings.users_path()
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return _users(str(path), stamp)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _users(path: str, _stamp: int) -> UsersFile:
-    from pathlib import Path
-
-    return load_users(Path(path))
+    return current_users(settings.users_path())
 
 
 @st.cache_resource(show_spinner=False)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from retrieval.files import write_atomic
 from retrieval.settings import Settings
 from retrieval.store.local_server import alive
 from retrieval.types import IngestReport
@@ -48,11 +48,7 @@ def status_path(settings: Settings) -> Path:
 
 
 def write_status(settings: Settings, status: SyncStatus) -> None:
-    path = status_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(status), ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(status_path(settings), json.dumps(asdict(status), ensure_ascii=False))
 
 
 def read_status(settings: Settings) -> SyncStatus | None:
@@ -78,10 +74,7 @@ def progress_path(settings: Settings) -> Path:
 
 
 def write_progress(settings: Settings, progress: IngestProgress) -> None:
-    path = progress_path(settings)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(progress)), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(progress_path(settings), json.dumps(asdict(progress)))
 
 
 def read_progress(settings: Settings) -> IngestProgress | None:

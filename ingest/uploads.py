@@ -3,12 +3,12 @@ checked, names made safe, never outside the docs folder, never over an existing 
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path, PurePosixPath
 
 from retrieval.errors import UserError
+from retrieval.files import write_atomic
 from retrieval.settings import Settings
 
 UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -55,8 +55,6 @@ def save_uploads(settings: Settings, folder: str, files: list[tuple[str, bytes]]
         checked.append((clean, data))
     written = []
     for clean, data in checked:
-        tmp = target / f".{clean}.upload"
-        tmp.write_bytes(data)
-        os.replace(tmp, target / clean)
+        write_atomic(target / clean, data)
         written.append((target / clean).relative_to(Path(settings.docs_dir).resolve()).as_posix())
     return written

@@ -23,7 +23,7 @@ from prompts.templates import (
     weak_match_notice,
 )
 from retrieval.access import Access
-from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message
+from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message, Usage
 from retrieval.refusal import judge
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -100,6 +100,7 @@ class Answer:
     error: str = ""
     timings: Timings = field(default_factory=Timings)
     weak_match: bool = False  # the passages found may not answer the question
+    usage: Usage = field(default_factory=Usage)  # the answering call's tokens (none: no model)
 
     @property
     def cannot_answer(self) -> bool:
@@ -126,6 +127,7 @@ class Answer:
         values = {k: v for k, v in record.items() if k in known}
         values["sources"] = [Source(**s) for s in values.get("sources", [])]
         values["timings"] = Timings(**values.get("timings", {}))
+        values["usage"] = Usage(**values.get("usage", {}))
         return cls(**values)
 
     def stopped(self) -> Answer:
@@ -334,10 +336,11 @@ def _generate(
 ) -> Iterator[Delta | Answer]:
     notices: list[str] = []
     kept = fit_to_budget(question, sources, history, settings)
-    answer, reasoning = [], []
+    answer, reasoning, reported = [], [], []
     while True:
+        messages = build_messages(question, kept, history, settings)
         try:
-            for delta in chat.stream(build_messages(question, kept, history, settings)):
+            for delta in chat.stream(messages, usage=reported):
                 (answer if delta.kind == "answer" else reasoning).append(delta.text)
                 yield delta
             break
@@ -368,7 +371,14 @@ def _generate(
         status="refused" if text.strip() in (CANNOT_ANSWER, CANNOT_ANSWER_ZH) else "answered",
         notices=notices,
         invalid_citations=invalid,
+        usage=reported[-1] if reported else estimated_usage(messages, answer + reasoning),
     )
+
+
+def estimated_usage(messages: Sequence[Message], output: Sequence[str]) -> Usage:
+    """What a call took by our estimate, for servers that report no usage."""
+    prompt = sum(estimate_tokens(m.content) for m in messages)
+    return Usage(prompt, estimate_tokens("".join(output)), estimated=True)
 
 
 def _failed(

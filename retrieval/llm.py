@@ -42,6 +42,20 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens one model call took: as the server reported them, or estimated when it sent
+    nothing (`estimated`)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
 class Message:
     role: Literal["system", "user", "assistant"]
     content: str
@@ -149,19 +163,26 @@ class ChatClient:
     def name(self) -> str:
         return self.entry.model
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None) -> Iterator[Delta]:
-        """Yield reasoning and answer deltas; raise LLMError with a user-facing message."""
+    def stream(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        usage: list[Usage] | None = None,
+    ) -> Iterator[Delta]:
+        """Yield reasoning and answer deltas; raise LLMError with a user-facing message. The
+        token usage the server reports at the end of the stream is appended to `usage`."""
         limit = {"max_tokens": max_tokens} if max_tokens else {}
         with _api_errors(self.entry):
             response = self._client.chat.completions.create(
                 model=self.entry.model,
                 messages=[m.__dict__ for m in messages],
                 stream=True,
+                stream_options={"include_usage": True},
                 temperature=self.settings.llm_temperature,
                 **limit,
             )
         try:
-            yield from self._deltas(response)
+            yield from self._deltas(response, usage if usage is not None else [])
         except (openai.APIConnectionError, httpx.TransportError, OSError):
             raise LLMError(
                 f"the connection to {self.entry.base_url} dropped while the answer was streaming; "
@@ -170,10 +191,12 @@ class ChatClient:
         except openai.OpenAIError as exc:
             raise _message_for(exc, self.entry) from None
 
-    def _deltas(self, response) -> Iterator[Delta]:
+    def _deltas(self, response, usage: list[Usage]) -> Iterator[Delta]:
         inline = expects_inline_reasoning(self.entry)
         splitter = None
         for chunk in response:
+            if chunk.usage and chunk.usage.completion_tokens:
+                usage.append(Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens))
             if not chunk.choices:
                 continue
             delta = chunk.choices[0].delta

@@ -32,13 +32,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from accounts.users import User, UsersFile, load_users, user_for_key
+from accounts.users import User, UsersFile, current_users, user_for_key
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from server.serving import open_served
+from server.serving import open_served, passage_fields, source_fields
 
 RETRIEVAL_ONLY = "retrieval-only"
 log = logging.getLogger("server.api")
@@ -105,7 +105,6 @@ class Service:
     def __init__(self, settings: Settings, retriever: Retriever | None = None):
         self.settings = settings
         self._retriever = retriever
-        self._users: tuple[int, UsersFile] | None = None
         self.limit = RateLimit(settings.api_rate_per_minute)
         self._lock = threading.Lock()
 
@@ -117,14 +116,7 @@ class Service:
             return self._retriever
 
     def users(self) -> UsersFile:
-        path = self.settings.users_path()
-        try:
-            stamp = path.stat().st_mtime_ns
-        except OSError:
-            stamp = 0
-        if self._users is None or self._users[0] != stamp:
-            self._users = (stamp, load_users(path))
-        return self._users[1]
+        return current_users(self.settings.users_path())
 
     def models(self) -> list[str]:
         return [*self.settings.model_choices(), RETRIEVAL_ONLY]
@@ -158,21 +150,6 @@ def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     return messages[-1].text(), turns
 
 
-def source_fields(answer: Answer) -> list[dict]:
-    return [
-        {
-            "n": s.n,
-            "doc": s.doc,
-            "heading": s.heading,
-            "pages": s.pages,
-            "relevance": round(s.relevance, 4),
-            "cited": s.cited,
-            "text": s.text,
-        }  # fmt: skip
-        for s in answer.sources
-    ]
-
-
 def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Found | Delta | Answer]:
     if body.model not in service.models():
         raise ApiError(
@@ -197,10 +174,18 @@ def completion(answer: Answer, model: str, reply_id: str) -> dict:
     return {
         "id": reply_id, "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": usage_fields(answer),
         "sources": source_fields(answer), "status": answer.status,
         "weak_match": answer.weak_match,
     }  # fmt: skip
+
+
+def usage_fields(answer: Answer) -> dict[str, int]:
+    """OpenAI's usage object: the model's own count when it reported one, else our estimate
+    (no model, as in retrieval-only answers: no tokens)."""
+    u = answer.usage
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens}  # fmt: skip
 
 
 def chunk(reply_id: str, model: str, delta: dict, **extra) -> str:
@@ -225,7 +210,7 @@ async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]
                 tail = {} if streamed else {"content": event.answer or event.error}
                 yield chunk(reply_id, model, tail, finish_reason="stop",
                             sources=source_fields(event), status=event.status,
-                            weak_match=event.weak_match)  # fmt: skip
+                            weak_match=event.weak_match, usage=usage_fields(event))  # fmt: skip
         yield "data: [DONE]\n\n"
     finally:
         await anyio.to_thread.run_sync(events.close)
@@ -268,8 +253,7 @@ def search(request: Request, body: SearchRequest, user: Caller) -> dict:
     if service.settings.api_log_questions:
         log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
     hits = service.retriever.search(body.query, body.k, access=user.access)
-    data = [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
-             "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
+    data = [passage_fields(h) for h in hits]
     return {"object": "list", "data": data}
 
 

@@ -21,14 +21,14 @@ import os
 import sys
 from collections.abc import Callable
 
-from accounts.users import User, load_users, user_for_key
+from accounts.users import User, current_users, user_for_key
 from retrieval.access import Access
 from retrieval.answer import Answer, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from server.serving import open_served
+from server.serving import open_served, passage_fields, source_fields
 
 KEY_ENV = "DOCS_QA_API_KEY"
 
@@ -44,8 +44,7 @@ class Docs:
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         hits = self.retriever.search(query, max(1, min(k, 50)), access=self.access())
-        return [{"doc": h.doc, "heading": h.heading, "pages": h.pages, "text": h.text,
-                 "relevance": round(h.relevance, 4)} for h in hits]  # fmt: skip
+        return [passage_fields(h) for h in hits]
 
     def ask(self, question: str) -> dict:
         chat = None
@@ -58,16 +57,7 @@ class Docs:
             question, [], self.retriever, chat, self.settings, None, access=self.access()
         )
         final = [e for e in events if isinstance(e, Answer)][-1]
-        sources = [
-            {
-                "n": s.n,
-                "doc": s.doc,
-                "heading": s.heading,
-                "pages": s.pages,
-                "relevance": round(s.relevance, 4),
-            }  # fmt: skip
-            for s in final.sources
-        ]
+        sources = source_fields(final, with_text=False)
         return {
             "answer": final.answer or final.error,
             "status": final.status,
@@ -81,7 +71,7 @@ class Docs:
 
 
 def user_of_key(settings: Settings, key: str) -> User:
-    user = user_for_key(load_users(settings.users_path()).accounts, key) if key else None
+    user = user_for_key(current_users(settings.users_path()).accounts, key) if key else None
     if user is None:
         raise UserError("missing, unknown or revoked API key")
     return user

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 REASONING = "Let me look at passage 1. It answers the question."
+USAGE = (321, 45)  # the tokens this server says each streamed answer took
 
 
 def answer_for(messages: list[dict], cite: int = 1) -> str:
@@ -91,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "slow":
             time.sleep(self.fake.slow_s)
         if body.get("stream"):
-            self._stream(model, reasoning, content)
+            usage = (body.get("stream_options") or {}).get("include_usage")
+            self._stream(model, reasoning, content, bool(usage))
         else:
             message = {"role": "assistant", "content": content}
             if reasoning and model == "reasoner":
@@ -125,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             return REASONING, answer
         return "", answer
 
-    def _stream(self, model: str, reasoning: str, content: str) -> None:
+    def _stream(self, model: str, reasoning: str, content: str, usage: bool = False) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -140,6 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
+        if usage:  # OpenAI's protocol: one last chunk, no choices, the call's usage
+            counted = {"prompt_tokens": USAGE[0], "completion_tokens": USAGE[1]}
+            tail = {"object": "chat.completion.chunk", "model": model, "choices": [],
+                    "usage": {**counted, "total_tokens": sum(USAGE)}}  # fmt: skip
+            self._chunk(f"data: {json.dumps(tail)}\n\n".encode())
         self._chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 

@@ -30,6 +30,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from retrieval.files import write_atomic
+
 HOST = "127.0.0.1"
 GRACE_S = 3.0  # no lease for this long: the supervisor stops the server
 POLL_S = 0.5
@@ -327,9 +329,7 @@ def _wait_until_idle(path: Path, stopping: threading.Event, server: subprocess.P
 
 def _publish(path: Path, port: int, server_pid: int) -> None:
     record = {"pid": os.getpid(), "port": port, "server_pid": server_pid}
-    temp = record_file(path).with_suffix(".tmp")
-    temp.write_text(json.dumps(record))
-    temp.replace(record_file(path))
+    write_atomic(record_file(path), json.dumps(record))
     registry = registry_file(port)
     registry.parent.mkdir(parents=True, exist_ok=True)
     registry.write_text(json.dumps({"pid": os.getpid(), "data_dir": str(path)}))

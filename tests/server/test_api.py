@@ -17,6 +17,7 @@ from retrieval.search import Retriever
 from retrieval.store import Store
 from server.api import create_app
 from tests.conftest import free_port, make_settings
+from tests.fake_llm import USAGE
 
 SECRET = "The Kestrel salary band K pays 91,500 euros a year."
 
@@ -79,6 +80,8 @@ def test_models_and_a_plain_completion_with_sources(api):
     sources = reply.model_extra["sources"]
     assert sources[0]["doc"] == "leave.md" and sources[0]["relevance"] > 0
     assert reply.choices[0].message.content.endswith("[1].")
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == USAGE  # as reported
+    assert reply.usage.total_tokens == sum(USAGE)
 
 
 def test_a_streamed_completion_ends_with_its_sources(api):
@@ -96,6 +99,7 @@ def test_a_streamed_completion_ends_with_its_sources(api):
     assert text.startswith("According to the docs")
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert any(s["doc"] == "vpn.md" for s in chunks[-1].model_extra["sources"])
+    assert chunks[-1].usage.completion_tokens == USAGE[1]
 
 
 def test_retrieval_only_model(api):
