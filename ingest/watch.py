@@ -74,7 +74,9 @@ class Watcher:
         self._dirty_at = time.monotonic()
 
     def run(self) -> None:
-        """Sync now, then on every (debounced) change and tick, until `stop()`."""
+        """Sync now, then on every (debounced) change and tick, until `stop()`. The folder is
+        watched from before the first sync, which covers all that came before it."""
+        self._keep_observing(catch_up=False)
         last = self.sync()
         while not self.stop_event.wait(TICK_S):
             self._keep_observing()
@@ -121,8 +123,9 @@ class Watcher:
         if self.on_sync:
             self.on_sync(status)
 
-    def _keep_observing(self) -> None:
-        """Watch the folder while it exists; re-arm when an unmounted share comes back."""
+    def _keep_observing(self, catch_up: bool = True) -> None:
+        """Watch the folder while it exists; re-arm when an unmounted share comes back (and
+        sync, with `catch_up`, for whatever happened while nobody watched)."""
         if not self.events:
             return
         folder = Path(self.settings.docs_dir)
@@ -135,7 +138,8 @@ class Watcher:
                 self.changed()
             return
         self._start_observer(folder)
-        self.changed()  # whatever happened while nobody watched
+        if catch_up:
+            self.changed()
 
     def _start_observer(self, folder: Path) -> None:
         from watchdog.events import FileSystemEventHandler

@@ -66,6 +66,12 @@ def test_an_edit_and_a_deletion_arrive_within_five_seconds(watching):
     assert status.ok and status.removed == 1 and status.mode == "watch"
 
 
+def test_starting_syncs_once_and_a_quiet_folder_no_more(watching):
+    *_, syncs = watching
+    time.sleep(1.5)  # the debounce (0.3 s) and a few ticks: a second sync would have run
+    assert len(syncs) == 1 and syncs[0].ok
+
+
 def test_a_rename_re_embeds_nothing(watching):
     _, store, _, docs, syncs = watching
     (docs / "team" / "page3.md").rename(docs / "team" / "moved.md")
