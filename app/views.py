@@ -10,7 +10,7 @@ from contextlib import closing
 import streamlit as st
 
 from app.i18n import t
-from prompts.templates import WEAK_NOTICES
+from prompts.templates import is_warning
 from retrieval.answer import Answer, Found, Source
 from retrieval.llm import Delta
 from retrieval.store import Section
@@ -47,8 +47,9 @@ def render_sources(sources: list[Source], on_open: Callable[[Source], None], key
 
 
 def render_notice(notice: str) -> None:
-    """A weak match is said plainly (a warning); other notices are small print."""
-    if notice in WEAK_NOTICES:
+    """A weak match or an unsupported answer is said plainly (a warning); other notices are
+    small print."""
+    if is_warning(notice):
         st.warning(notice, icon=":material/help:")
     else:
         st.caption(f":material/info: {notice}")

@@ -20,6 +20,7 @@ from prompts.templates import (
     cannot_answer,
     fence,
     no_model_notice,
+    unsupported_notice,
     weak_match_notice,
 )
 from retrieval.access import Access
@@ -27,6 +28,7 @@ from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Mess
 from retrieval.refusal import judge
 from retrieval.search import Retriever
 from retrieval.settings import Settings
+from retrieval.support import support
 from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Hit
 
@@ -101,6 +103,9 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     weak_match: bool = False  # the passages found may not answer the question
     usage: Usage = field(default_factory=Usage)  # the answering call's tokens (none: no model)
+    #: a written answer that cites nothing ("uncited"), or gives figures or names its cited
+    #: passages lack ("unverified"); "" when supported or not a written answer
+    unsupported: str = ""
 
     @property
     def cannot_answer(self) -> bool:
@@ -115,6 +120,7 @@ class Answer:
             "sources": [s.as_dict() for s in self.sources],
             "model": self.model,
             "weak_match": self.weak_match,
+            "unsupported": self.unsupported,
         }
 
     def to_record(self) -> dict:
@@ -357,21 +363,45 @@ def _generate(
             f"{len(sources) - len(kept)} lower-ranked passage(s) were left out to fit the "
             "model's context window."
         )
-    text, marked, invalid = check_citations("".join(answer).strip(), kept)
+    usage = reported[-1] if reported else estimated_usage(messages, answer + reasoning)
+    yield _written(question, "".join(answer), "".join(reasoning), kept, chat, query, notices, usage)
+
+
+def _written(
+    question: str,
+    raw: str,
+    reasoning: str,
+    kept: list[Source],
+    chat: ChatClient,
+    query: str,
+    notices: list[str],
+    usage: Usage,
+) -> Answer:
+    """The model's whole answer, checked: its citations, whether it declined, and whether what
+    it cites supports it."""
+    text, marked, invalid = check_citations(raw.strip(), kept)
     if invalid:
         notices.append(f"The answer cites {invalid}, which match no passage; treat them with care.")
     if not text:
         notices.append("The model returned no answer text.")
-    yield Answer(
+    refused = text.strip() in (CANNOT_ANSWER, CANNOT_ANSWER_ZH)
+    unsupported = ""
+    if text and not refused:
+        verdict, missing = support(text, [s.text for s in marked if s.cited])
+        if verdict != "supported":
+            unsupported = verdict
+            notices.append(unsupported_notice(language(question), missing))
+    return Answer(
         text,
-        "".join(reasoning).strip(),
+        reasoning.strip(),
         marked,
         chat.name,
         query,
-        status="refused" if text.strip() in (CANNOT_ANSWER, CANNOT_ANSWER_ZH) else "answered",
+        status="refused" if refused else "answered",
         notices=notices,
         invalid_citations=invalid,
-        usage=reported[-1] if reported else estimated_usage(messages, answer + reasoning),
+        unsupported=unsupported,
+        usage=usage,
     )
 
 

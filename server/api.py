@@ -176,7 +176,7 @@ def completion(answer: Answer, model: str, reply_id: str) -> dict:
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": usage_fields(answer),
         "sources": source_fields(answer), "status": answer.status,
-        "weak_match": answer.weak_match,
+        "weak_match": answer.weak_match, "unsupported": answer.unsupported,
     }  # fmt: skip
 
 
@@ -210,7 +210,8 @@ async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]
                 tail = {} if streamed else {"content": event.answer or event.error}
                 yield chunk(reply_id, model, tail, finish_reason="stop",
                             sources=source_fields(event), status=event.status,
-                            weak_match=event.weak_match, usage=usage_fields(event))  # fmt: skip
+                            weak_match=event.weak_match, unsupported=event.unsupported,
+                            usage=usage_fields(event))  # fmt: skip
         yield "data: [DONE]\n\n"
     finally:
         await anyio.to_thread.run_sync(events.close)

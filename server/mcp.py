@@ -62,6 +62,7 @@ class Docs:
             "answer": final.answer or final.error,
             "status": final.status,
             "weak_match": final.weak_match,
+            "unsupported": final.unsupported,
             "sources": sources,
         }
 

@@ -123,6 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _output(self, model: str, messages: list[dict]) -> tuple[str, str]:
         answer = answer_for(messages, cite=9 if model == "cite-bad" else 1)
+        if model == "misquote":  # cites a real passage, then gives a figure it does not hold
+            answer = answer.replace("`", "").removesuffix(".") + " It takes 987 days [1]."
+            answer += " See `never-there.sh`."
         if model in {"reasoner", "trickle", "vllm", "r1-think", "r1-noopen", "r1-closeonly"}:
             return REASONING, answer
         return "", answer

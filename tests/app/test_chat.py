@@ -179,6 +179,17 @@ def test_a_weak_match_is_said_plainly_beside_the_passages_or_the_answer(env, mon
     no_traceback(at)
 
 
+def test_an_answer_its_sources_do_not_support_is_marked(env):
+    from prompts.templates import UNCITED
+
+    env("cite-bad")  # cites [9]: no passage
+    reply = ask(start()).chat_message[-1]
+    assert UNCITED in texts(reply.warning) and len(reply.expander) >= 3
+    env("misquote")  # cites [1], then gives a figure [1] does not hold
+    reply = ask(start()).chat_message[-1]
+    assert any("987" in w and "check it against the sources" in w for w in texts(reply.warning))
+
+
 def test_a_damaged_history_file_still_answers(env, monkeypatch, tmp_path):
     env("chat")
     broken = tmp_path / "broken.sqlite"

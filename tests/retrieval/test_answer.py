@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE
+from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, UNCITED, UNCITED_ZH
 from retrieval.access import ALL
 from retrieval.answer import Answer, Found, Turn, answer_question, rule_rewrite
 from retrieval.llm import Delta, LLMError, open_chat
@@ -234,6 +234,20 @@ def test_invalid_citation_is_flagged(corpus_index, fake_llm):
     assert final.invalid_citations == [9]
     assert "[9?]" in final.answer and "[9]" not in final.answer
     assert not any(s.cited for s in final.sources)
+    assert final.unsupported == "uncited"  # [9] is no passage: nothing cited
+    assert UNCITED in final.notices
+
+
+def test_an_answer_its_passages_do_not_hold_is_marked(corpus_index, fake_llm):
+    _, final = run(corpus_index, chat_settings(corpus_index, fake_llm, "misquote"))
+    assert final.status == "answered" and any(s.cited for s in final.sources)
+    assert final.unsupported == "unverified"
+    (notice,) = [n for n in final.notices if "check it against" in n]
+    assert "987" in notice and "never-there.sh" in notice
+    _, grounded = run(corpus_index, chat_settings(corpus_index, fake_llm, "custom"))
+    assert grounded.unsupported == "" and not any("check it" in n for n in grounded.notices)
+    _, zh = run(corpus_index, chat_settings(corpus_index, fake_llm, "cite-bad"), "年假有多少天？")
+    assert zh.unsupported == "uncited" and UNCITED_ZH in zh.notices  # the question's language
 
 
 @pytest.mark.parametrize("question", ["", "   \x00\x07  "])
