@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from evaluation.report import report, table, write_report
+from evaluation.answers import ANSWER_CONFIGS, answer_table, evaluate_answers
+from evaluation.report import answers_report, report, table, write_report
 from evaluation.run import CONFIGS, evaluate, parse_overrides
 from evaluation.sets import DEV_SETS, HELD_OUT, DevSet, all_sets, chosen
 from retrieval.cli import fail_cleanly
@@ -46,7 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="keep the indexes here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--report", type=Path, help="write a markdown report (date, command)")
+    parser.add_argument(
+        "--answers", action="store_true", help="measure answers end to end (needs a model)"
+    )
+    parser.add_argument("--model", help="with --answers: the configured model (RAG_LLM) to ask")
+    parser.add_argument(
+        "--answer-config", action="append", choices=sorted(ANSWER_CONFIGS), dest="answer_configs"
+    )
+    parser.add_argument("--limit", type=int, help="with --answers: at most N questions a set")
     args = parser.parse_args(argv)
+    if args.answers:
+        return _answers(args, argv)
     with fail_cleanly():
         if bool(args.corpus) != bool(args.qa):
             raise ValueError("--corpus and --qa go together")
@@ -69,6 +81,37 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for name, by_config in figures.items():
             print(f"\n{name}\n{table(by_config, args.k)}")
+    return 0
+
+
+def _sets(args) -> list[DevSet]:
+    if bool(args.corpus) != bool(args.qa):
+        raise ValueError("--corpus and --qa go together")
+    if args.corpus:
+        return [DevSet("custom", args.corpus, args.qa, str(args.corpus))]
+    return [chosen(name) for name in (args.sets or all_sets())]
+
+
+def _answers(args, argv) -> int:
+    with fail_cleanly():
+        settings = load_settings(**({"llm": args.model} if args.model else {}))
+        if not settings.llm:
+            raise ValueError("--answers needs a model: --model NAME or RAG_LLM")
+        configs = {n: ANSWER_CONFIGS[n] for n in (args.answer_configs or ANSWER_CONFIGS)}
+        with tempfile.TemporaryDirectory(prefix="rag-answers-") as tmp:
+            folder = args.index_dir or Path(tmp)
+            figures, rows = evaluate_answers(_sets(args), configs, settings, folder, args.limit)
+    model = settings.model_entry().model or settings.llm
+    if args.out:
+        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.report:
+        write_report(args.report, answers_report(figures, model, argv), span="answers")
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for name, by_config in figures.items():
+            print(f"\n{name}\n{answer_table(by_config)}")
     return 0
 
 

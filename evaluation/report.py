@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from evaluation.answers import ANSWER_NOTE, AnswerFigures, answer_table
 from evaluation.run import Figures
 from evaluation.score import CUTOFFS
 from evaluation.sets import DEV_SETS, HELD_OUT
@@ -54,16 +55,29 @@ def report(figures: Figures, configs: dict[str, dict[str, object]], k: int, argv
     return "\n\n".join(parts) + "\n"
 
 
-START, END = "<!-- eval:start -->", "<!-- eval:end -->"
-
-
-def write_report(path: Path, text: str) -> None:
-    """Write the report; in a file with eval markers (the README), replace what lies between."""
+def write_report(path: Path, text: str, span: str = "eval") -> None:
+    """Write the report; in a page with the span's markers (`<!-- eval:start -->` ...
+    `<!-- eval:end -->`, or `answers`), replace what lies between, title line aside."""
+    START, END = f"<!-- {span}:start -->", f"<!-- {span}:end -->"  # noqa: N806
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     if START in current and END in current:
         head, rest = current.split(START, 1)
         text = f"{head}{START}\n{text.split(chr(10), 2)[2]}{END}{rest.split(END, 1)[1]}"
     path.write_text(text, encoding="utf-8")
+
+
+def answers_report(figures: AnswerFigures, model: str, argv) -> str:
+    """Every set's answer table as a markdown page, with the model, date and command."""
+    command = "python -m evaluation " + " ".join(argv if argv is not None else sys.argv[1:])
+    parts = [
+        f"# Answers\n\nModel `{model}`; generated {time.strftime('%Y-%m-%d %H:%M %Z')} by "
+        f"`{command.strip()}`."
+    ]
+    known = {**DEV_SETS, **HELD_OUT}
+    for name, by_config in figures.items():
+        about = known[name].about if name in known else name
+        parts.append(f"#### {name}: {about}\n\n{answer_table(by_config)}")
+    return "\n\n".join([*parts, ANSWER_NOTE]) + "\n"
 
 
 def _describe(overrides: dict[str, object]) -> str:

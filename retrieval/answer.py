@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
 from prompts.templates import (
-    CANNOT_ANSWER,
-    CANNOT_ANSWER_ZH,
     REWRITE_SYSTEM_PROMPT,
     cannot_answer,
+    checked_none,
+    declines,
     fence,
     no_model_notice,
     unsupported_notice,
@@ -25,7 +25,7 @@ from prompts.templates import (
 )
 from retrieval.access import Access
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message, Usage
-from retrieval.refusal import judge
+from retrieval.refusal import judge, passages_answer
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.support import support
@@ -103,8 +103,9 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     weak_match: bool = False  # the passages found may not answer the question
     usage: Usage = field(default_factory=Usage)  # the answering call's tokens (none: no model)
-    #: a written answer that cites nothing ("uncited"), or gives figures or names its cited
-    #: passages lack ("unverified"); "" when supported or not a written answer
+    #: a written answer that cites nothing ("uncited"), is citation numbers alone
+    #: ("wordless"), or gives figures or names its cited passages lack ("unverified"); ""
+    #: when supported or not a written answer
     unsupported: str = ""
 
     @property
@@ -286,12 +287,29 @@ def answer_question(
         yield clock.stamp(retrieval_only(found.hits, query, lang, verdict.weak))
         return
     sources = number_sources(found.hits)
+    if declined := _relevance_declined(question, sources, chat, settings, query):
+        yield clock.stamp(declined)
+        return
     yield Found(sources, query)
     for event in _generate(question, history, sources, chat, settings, query):
         if isinstance(event, Answer):
             yield clock.stamp(_marked_weak(event, verdict.weak, lang))
         else:
             yield clock.saw(event)
+
+
+def _relevance_declined(
+    question: str, sources: list[Source], chat: ChatClient, settings: Settings, query: str
+) -> Answer | None:
+    """With the relevance check on: the cannot-answer reply when the model finds no top
+    passage that answers the question (the passages stay in the sources)."""
+    if settings.relevance_check != "llm":
+        return None
+    if passages_answer(question, [s.text for s in sources[: settings.relevance_passages]], chat):
+        return None
+    lang = language(question)
+    return Answer(cannot_answer(lang), sources=sources, model=chat.name, query=query,
+                  status="refused", weak_match=True, notices=[checked_none(lang)])  # fmt: skip
 
 
 def _marked_weak(answer: Answer, weak: bool, lang: str) -> Answer:
@@ -384,13 +402,13 @@ def _written(
         notices.append(f"The answer cites {invalid}, which match no passage; treat them with care.")
     if not text:
         notices.append("The model returned no answer text.")
-    refused = text.strip() in (CANNOT_ANSWER, CANNOT_ANSWER_ZH)
+    refused = declines(text)
     unsupported = ""
     if text and not refused:
         verdict, missing = support(text, [s.text for s in marked if s.cited])
         if verdict != "supported":
             unsupported = verdict
-            notices.append(unsupported_notice(language(question), missing))
+            notices.append(unsupported_notice(verdict, language(question), missing))
     return Answer(
         text,
         reasoning.strip(),

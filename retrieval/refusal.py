@@ -16,11 +16,17 @@ thresholds in settings.
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prompts.templates import RELEVANCE_SYSTEM_PROMPT, USER_TEMPLATE, fence
+from retrieval.llm import ChatClient, LLMError, Message
 from retrieval.search import Retrieval
 from retrieval.settings import Settings
 
+log = logging.getLogger(__name__)
 MIN_CANDIDATES = 20  # the z-score of the best of n is at most sqrt(n - 1)
 
 
@@ -87,3 +93,23 @@ def judge(found: Retrieval, settings: Settings, with_model: bool) -> Verdict:
     retrieval below the floor. Everything else goes on, marked weak when it looks so."""
     refuse = not found.hits if with_model else below_floor(found, settings)
     return Verdict(refuse, refuse or is_weak(found, settings))
+
+
+NO = re.compile(r"^\W*(no\b|否|没有|不)", re.IGNORECASE)
+
+
+def passages_answer(question: str, texts: Sequence[str], chat: ChatClient) -> bool:
+    """The relevance check: one short call asking the model whether any passage holds the
+    answer. Only a clear "no" declines; a failed call, or any other reply, lets it through."""
+    context = "\n\n".join(
+        f'<passage n="{n}">\n{fence(text[:1500])}\n</passage>' for n, text in enumerate(texts, 1)
+    )
+    prompt = USER_TEMPLATE.format(context=context, question=fence(question))
+    try:
+        reply = chat.complete(
+            [Message("system", RELEVANCE_SYSTEM_PROMPT), Message("user", prompt)], 3
+        )
+    except LLMError as exc:
+        log.warning("the relevance check failed (%s); the model answers", exc)
+        return True
+    return not NO.match(reply.strip())

@@ -228,6 +228,16 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(
         0.5, ge=0, description="Weight of the BM25 ranking against the dense one in hybrid fusion."
     )
+    relevance_check: Literal["off", "llm"] = Field(
+        "off",
+        description="Before the answer, ask the chat model in one short call whether any of the "
+        "top passages answers the question ('llm'), and decline when it says no (the passages "
+        "stay in the sources); 'off': the answer prompt's cannot-answer rule alone decides. "
+        "See docs/evaluation.md for what it buys with a small model and what it costs.",
+    )
+    relevance_passages: int = Field(
+        3, ge=1, le=10, description="How many top passages the relevance check reads."
+    )
     rerank: Literal["none", "http", "llm"] = Field(
         "none",
         description="Second look at the candidates: 'none', 'http' (a cross-encoder such as "

@@ -13,15 +13,19 @@ LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)、]\s")  # "1. Open ...": a list, 
 FIGURE = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")  # 15, 91,500, 2.5, 08:30, 10.0.0.1
 CODE = re.compile(r"`([^`\n]{2,80})`")
 
-Support = Literal["supported", "uncited", "unverified"]
+Support = Literal["supported", "uncited", "wordless", "unverified"]
+WORD = re.compile(r"[^\W\d_]")  # a letter or a CJK character
 
 
 def support(answer: str, cited_texts: Sequence[str]) -> tuple[Support, list[str]]:
-    """('uncited', []) when the answer cites nothing; ('unverified', the figures and code
-    spans no cited passage holds); else ('supported', [])."""
+    """('uncited', []) when the answer cites nothing; ('wordless', []) when it is citation
+    numbers and nothing else (small models do that); ('unverified', the figures and code spans
+    no cited passage holds); else ('supported', [])."""
     if not cited_texts:
         return "uncited", []
     body = LIST_NUMBER.sub(" ", MARKER.sub(" ", answer))
+    if not WORD.search(body):
+        return "wordless", []
     haystack = _plain(" ".join(cited_texts))
     code = CODE.findall(body) if body.count("`") % 2 == 0 else []  # a stray ` pairs nothing
     wanted = [m.group(0) for m in FIGURE.finditer(body)] + code

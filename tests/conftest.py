@@ -142,6 +142,19 @@ def corpus_index(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="session")
+def local_llm():
+    """The local test model (Qwen2.5-Coder-0.5B-Instruct, from the dev dependencies) behind
+    llama.cpp's OpenAI-compatible server on 127.0.0.1; yields its RAG_* variables."""
+    from bench.local_model import serve, settings_for
+
+    port = free_port()
+    process = serve(port)
+    yield settings_for(port)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
 def fake_llm():
     """The OpenAI-compatible test server on 127.0.0.1."""
     from tests.fake_llm import FakeLLM

@@ -14,6 +14,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prompts.templates import RELEVANCE_SYSTEM_PROMPT
+
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 REASONING = "Let me look at passage 1. It answers the question."
 USAGE = (321, 45)  # the tokens this server says each streamed answer took
@@ -67,8 +69,16 @@ class FakeLLM:
         self.server.server_close()
 
     def answer_requests(self) -> list[dict]:
-        """Requests that asked for an answer (not a follow-up rewrite)."""
-        return [r for r in self.requests if "<follow_up>" not in r["messages"][-1]["content"]]
+        """Requests that asked for an answer (not a follow-up rewrite, not a relevance check)."""
+        return [
+            r
+            for r in self.requests
+            if "<follow_up>" not in r["messages"][-1]["content"]
+            and r["messages"][0]["content"] != RELEVANCE_SYSTEM_PROMPT
+        ]
+
+    def relevance_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["messages"][0]["content"] == RELEVANCE_SYSTEM_PROMPT]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -122,7 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _output(self, model: str, messages: list[dict]) -> tuple[str, str]:
+        if messages[0]["content"] == RELEVANCE_SYSTEM_PROMPT:  # the relevance check's one word
+            return "", "No." if model == "judge-no" else "Yes"
         answer = answer_for(messages, cite=9 if model == "cite-bad" else 1)
+        if model == "bare":  # citation numbers and nothing else, as small models do
+            answer = "[1]"
         if model == "misquote":  # cites a real passage, then gives a figure it does not hold
             answer = answer.replace("`", "").removesuffix(".") + " It takes 987 days [1]."
             answer += " See `never-there.sh`."

@@ -6,10 +6,20 @@ from dataclasses import replace
 
 import pytest
 
-from prompts.templates import CANNOT_ANSWER, NO_MODEL_NOTICE, UNCITED, UNCITED_ZH
+from prompts.templates import (
+    CANNOT_ANSWER,
+    CANNOT_ANSWER_ZH,
+    CHECKED_NONE,
+    CHECKED_NONE_ZH,
+    NO_MODEL_NOTICE,
+    UNCITED,
+    UNCITED_ZH,
+    WORDLESS,
+)
 from retrieval.access import ALL
 from retrieval.answer import Answer, Found, Turn, answer_question, rule_rewrite
 from retrieval.llm import Delta, LLMError, open_chat
+from retrieval.refusal import passages_answer
 from retrieval.settings import Settings
 from tests.conftest import chat_settings, free_port
 from tests.fake_llm import REASONING
@@ -250,6 +260,40 @@ def test_an_answer_its_passages_do_not_hold_is_marked(corpus_index, fake_llm):
     assert zh.unsupported == "uncited" and UNCITED_ZH in zh.notices  # the question's language
 
 
+def test_the_relevance_check_declines_on_a_clear_no_and_keeps_the_sources(corpus_index, fake_llm):
+    settings = chat_settings(corpus_index, fake_llm, "judge-no", relevance_check="llm")
+    fake_llm.requests.clear()
+    _, final = run(corpus_index, settings)
+    assert final.status == "refused" and final.answer == CANNOT_ANSWER
+    assert final.sources and final.sources[0].doc == "handbook/leave-policy.md"
+    assert CHECKED_NONE in final.notices
+    (check,) = fake_llm.relevance_requests()
+    assert check["messages"][-1]["content"].count("<passage ") == settings.relevance_passages
+    assert check["max_tokens"] <= 5 and not fake_llm.answer_requests()  # no answer was asked
+    _, zh = run(corpus_index, settings, "年假有多少天？")
+    assert zh.answer == CANNOT_ANSWER_ZH and CHECKED_NONE_ZH in zh.notices
+
+
+def test_the_relevance_check_lets_a_yes_and_a_failure_through(corpus_index, fake_llm):
+    fake_llm.requests.clear()
+    _, final = run(
+        corpus_index, chat_settings(corpus_index, fake_llm, "chat", relevance_check="llm")
+    )
+    assert final.status == "answered" and final.answer.startswith("According to the docs")
+    assert len(fake_llm.relevance_requests()) == 1 and len(fake_llm.answer_requests()) == 1
+    off = chat_settings(corpus_index, fake_llm, "judge-no")  # off by default: never asked
+    fake_llm.requests.clear()
+    assert run(corpus_index, off)[1].status == "answered" and not fake_llm.relevance_requests()
+    nowhere = off.updated(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=0)
+    assert passages_answer("How many days?", ["27 days."], open_chat(nowhere))  # fails open
+
+
+def test_citation_numbers_alone_are_marked(corpus_index, fake_llm):
+    _, final = run(corpus_index, chat_settings(corpus_index, fake_llm, "bare"))
+    assert final.status == "answered" and final.sources[0].cited
+    assert final.unsupported == "wordless" and WORDLESS in final.notices
+
+
 @pytest.mark.parametrize("question", ["", "   \x00\x07  "])
 def test_empty_question(corpus_index, question):
     _, final = run(corpus_index, corpus_index.settings, question)
@@ -329,7 +373,7 @@ def test_answer_status_says_what_happened(corpus_index, fake_llm):
 def test_answers_and_refusals_come_in_the_question_language(corpus_index, fake_llm):
     """A Chinese question gets the Chinese cannot-answer rule and sentence, even over English
     passages; an English question the English one; and each is recognised as a refusal."""
-    from prompts.templates import CANNOT_ANSWER_ZH, NO_MODEL_NOTICE_ZH
+    from prompts.templates import NO_MODEL_NOTICE_ZH
 
     settings = chat_settings(corpus_index, fake_llm, "chat")
     fake_llm.requests.clear()

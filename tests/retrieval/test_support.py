@@ -29,3 +29,21 @@ def test_list_numbers_markers_and_thousands_are_not_claims():
 
 def test_a_stray_backtick_pairs_nothing():
     assert support("Run `vpnc [1]. It takes 25 days [1].", [PASSAGE]) == ("supported", [])
+
+
+def test_citation_numbers_alone_are_no_answer():
+    assert support("[1]", [PASSAGE]) == ("wordless", [])
+    assert support("[1] [2][3].", [PASSAGE, PASSAGE]) == ("wordless", [])
+    assert support("1. [1]\n2. [2]", [PASSAGE, PASSAGE]) == ("wordless", [])
+    assert support("是的[1]。", [PASSAGE]) == ("supported", [])
+
+
+def test_a_decline_said_with_a_word_more_or_less_is_a_decline():
+    from prompts.templates import CANNOT_ANSWER, CANNOT_ANSWER_ZH, declines
+
+    assert declines(CANNOT_ANSWER) and declines(CANNOT_ANSWER_ZH)
+    assert declines("在文档中没有找到这个问题的答案。") and declines(
+        "Sorry, I could not find the answer to that in the documents"
+    )
+    assert not declines("You get 27 days [1]. " * 5 + CANNOT_ANSWER)  # an answer that also hedges
+    assert not declines("I could not find the VPN page, but reset it in the portal [1].")
