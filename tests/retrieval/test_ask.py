@@ -41,7 +41,15 @@ def test_json_output(cli_db, fake_llm):
     result = ask(cli_db, fake_llm, "reasoner", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"status", "answer", "reasoning", "sources", "model", "weak_match"}
+    assert set(out) == {
+        "status",
+        "answer",
+        "reasoning",
+        "sources",
+        "model",
+        "weak_match",
+        "unsupported",
+    }
     assert out["status"] == "answered"
     assert out["model"] == "reasoner" and out["reasoning"].startswith("Let me look")
     assert out["answer"].endswith("[1].") and "Let me look" not in out["answer"]
