@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 0
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install install-dev browser ingest run search test eval lint format bench clean
+.PHONY: install install-dev browser ingest run search test eval eval-answers lint format bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,6 +46,13 @@ test: install-dev browser
 # Retrieval quality of every configuration on every dev set, written into docs/evaluation.md.
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evaluation --report docs/evaluation.md
+
+# Answers end to end with the local test model (served for the run, then stopped), every set:
+# ANSWER_LIMIT questions a set (spread over it), or ANSWER_LIMIT= for all of them (hours).
+ANSWER_LIMIT ?= 20
+eval-answers: install-dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.local_model run $(BIN)/python -m evaluation --answers \
+	  $(if $(ANSWER_LIMIT),--limit $(ANSWER_LIMIT)) --report docs/evaluation.md --out eval-answers.jsonl
 
 # Benchmarks (embedding, ingest, query latency and memory, time to first token) -> bench/RESULTS.md
 bench: install-dev

@@ -5,6 +5,7 @@ server on 127.0.0.1. For tests, the answer eval and benchmarks only: never a def
 
     python -m bench.local_model           # join (if needed) and print the model file's path
     python -m bench.local_model serve     # serve it; prints the RAG_LLM_* settings to use it
+    python -m bench.local_model run CMD   # serve it on a free port, run CMD pointed at it, stop
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -106,6 +108,20 @@ def settings_for(port: int) -> dict[str, str]:
     }
 
 
+def run(command: list[str], path: Path) -> int:
+    """Serve the model on a free port, run `command` with the RAG_LLM_* variables pointing at
+    it, and stop the server whatever the command does."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = serve(port, path)
+    try:
+        return subprocess.call(command, env={**os.environ, **settings_for(port)})
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -116,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print(path)
         return 0
+    if args[0] == "run":
+        if len(args) < 2:
+            print("usage: python -m bench.local_model run COMMAND ...", file=sys.stderr)
+            return 2
+        return run(args[1:], path)
     port = int(args[1]) if len(args) > 1 else 8012
     process = serve(port, path)
     print("\n".join(f"export {k}={v}" for k, v in settings_for(port).items()), flush=True)

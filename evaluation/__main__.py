@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from evaluation.answers import ANSWER_CONFIGS, answer_table, evaluate_answers
-from evaluation.report import answers_report, report, table, write_report
+from evaluation.report import answers_report, check_report, report, table, write_report
 from evaluation.run import CONFIGS, evaluate, parse_overrides
 from evaluation.sets import DEV_SETS, HELD_OUT, DevSet, all_sets, chosen
 from retrieval.cli import fail_cleanly
@@ -60,20 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.answers:
         return _answers(args, argv)
     with fail_cleanly():
-        if bool(args.corpus) != bool(args.qa):
-            raise ValueError("--corpus and --qa go together")
-        sets = (
-            [DevSet("custom", args.corpus, args.qa, str(args.corpus))]
-            if args.corpus
-            else [chosen(name) for name in (args.sets or all_sets())]
-        )
+        sets = _sets(args)
+        check_report(args.report)
         configs = {name: CONFIGS[name] for name in (args.configs or CONFIGS)}
         if args.overrides:
             configs["custom"] = parse_overrides(args.overrides)
         figures, rows = evaluate(sets, configs, args.k, load_settings(), args.index_dir)
-    if args.out:
-        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_rows(args.out, rows)
     if args.report:
         write_report(args.report, report(figures, configs, args.k, argv))
     if args.json:
@@ -82,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, by_config in figures.items():
             print(f"\n{name}\n{table(by_config, args.k)}")
     return 0
+
+
+def _write_rows(out: Path | None, rows: list[dict]) -> None:
+    if out:
+        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _sets(args) -> list[DevSet]:
@@ -97,14 +96,13 @@ def _answers(args, argv) -> int:
         settings = load_settings(**({"llm": args.model} if args.model else {}))
         if not settings.llm:
             raise ValueError("--answers needs a model: --model NAME or RAG_LLM")
+        check_report(args.report, "answers")
         configs = {n: ANSWER_CONFIGS[n] for n in (args.answer_configs or ANSWER_CONFIGS)}
         with tempfile.TemporaryDirectory(prefix="rag-answers-") as tmp:
             folder = args.index_dir or Path(tmp)
             figures, rows = evaluate_answers(_sets(args), configs, settings, folder, args.limit)
     model = settings.model_entry().model or settings.llm
-    if args.out:
-        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_rows(args.out, rows)
     if args.report:
         write_report(args.report, answers_report(figures, model, argv), span="answers")
     if args.json:

@@ -55,14 +55,27 @@ def report(figures: Figures, configs: dict[str, dict[str, object]], k: int, argv
     return "\n\n".join(parts) + "\n"
 
 
+def check_report(path: Path | None, span: str = "eval") -> None:
+    """Before a long run: the page to write is new, empty or has the span's markers."""
+    if path is None or not path.exists():
+        return
+    current = path.read_text(encoding="utf-8")
+    start, end = f"<!-- {span}:start -->", f"<!-- {span}:end -->"
+    if current.strip() and not (start in current and end in current):
+        raise ValueError(f"{path} has text but no {start} ... {end} markers: not overwritten")
+
+
 def write_report(path: Path, text: str, span: str = "eval") -> None:
-    """Write the report; in a page with the span's markers (`<!-- eval:start -->` ...
-    `<!-- eval:end -->`, or `answers`), replace what lies between, title line aside."""
+    """Write the report: a new page, or in a page with the span's markers (`<!-- eval:start
+    -->` ... `<!-- eval:end -->`, or `answers`) what lies between them, title line aside. A
+    page that has text but not these markers is left alone (an error says so)."""
     START, END = f"<!-- {span}:start -->", f"<!-- {span}:end -->"  # noqa: N806
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     if START in current and END in current:
         head, rest = current.split(START, 1)
         text = f"{head}{START}\n{text.split(chr(10), 2)[2]}{END}{rest.split(END, 1)[1]}"
+    else:
+        check_report(path, span)
     path.write_text(text, encoding="utf-8")
 
 

@@ -118,9 +118,11 @@ def test_readme_links_every_page():
     assert not missing, f"README.md does not link {missing}"
 
 
-def test_eval_tables_have_one_home():
-    """`make eval` rewrites what lies between the markers: they appear once, in one page."""
-    start, end = "<!-- eval:start -->", "<!-- eval:end -->"
+@pytest.mark.parametrize("span", ["eval", "answers"])
+def test_eval_tables_have_one_home(span):
+    """`make eval` and `make eval-answers` rewrite what lies between their markers: each pair
+    appears once, in one page."""
+    start, end = f"<!-- {span}:start -->", f"<!-- {span}:end -->"
     homes = [p.name for p in PAGES if start in p.read_text(encoding="utf-8")]
     assert homes == ["evaluation.md"]
     text = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")

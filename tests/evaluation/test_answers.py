@@ -106,6 +106,12 @@ def test_the_answer_eval_runs_the_real_pipeline(tmp_path, fake_llm):
     assert all(r["cited"] == 1 for r in ruled) and any(r["cited_right"] for r in ruled)
     assert "| relevance-check | 5 |" in stdout and "| rule (lang=zh) |" in stdout
     assert "Model `judge-no`" in page and "STALE TABLE" not in page and page.endswith("\n\nkept\n")
+    other = tmp_path / "notes.md"
+    other.write_text("# Notes kept\n")
+    kept = run_cli("-m", "evaluation", "--answers", "--set", "sample", "--limit", "1",
+                   "--answer-config", "rule", "--report", str(other), env=env)  # fmt: skip
+    assert kept.returncode != 0 and "no <!-- answers:start -->" in kept.stderr
+    assert other.read_text() == "# Notes kept\n"
     none = run_cli("-m", "evaluation", "--answers", "--set", "sample", env={"RAG_LLM": ""})
     assert none.returncode != 0 and "needs a model" in none.stderr
 
