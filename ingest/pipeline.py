@@ -7,13 +7,15 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 
 from accounts.users import load_users
 from ingest.access import AccessRules
+from ingest.embed import chunk_row, embedded_rows
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
@@ -26,7 +28,7 @@ from retrieval.types import Chunk, FailedFile, IngestReport
 
 #: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]
-EMBED_SLICE = 64
+__all__ = ["chunk_row", "ingest"]  # chunk_row: for the benchmarks that build rows themselves
 
 
 class IngestBusyError(UserError):
@@ -173,44 +175,6 @@ def access_rules(settings: Settings) -> AccessRules:
     return AccessRules(Path(settings.docs_dir), settings.access, frozenset(known))
 
 
-def embed_missing(
-    chunks: list[Chunk],
-    known: dict[str, Sequence[float]],
-    embedder: Embedder,
-    progress: Progress = _quiet,
-) -> dict[str, Sequence[float]]:
-    """Embed the texts not in `known`, longest-first order aside; returns text_hash -> vector."""
-    todo = {c.text_hash: c.embed_text for c in chunks if c.text_hash not in known}
-    keys = sorted(todo, key=lambda key: len(todo[key]))
-    vectors = dict(known)
-    progress("embedding", 0, len(keys))
-    for start in range(0, len(keys), EMBED_SLICE):
-        part = keys[start : start + EMBED_SLICE]
-        for key, vector in zip(
-            part, embedder.embed_documents([todo[k] for k in part]), strict=True
-        ):
-            vectors[key] = vector  # float32 (5 KB a row); a list of floats only when written
-        progress("embedding", start + len(part), len(keys))
-    return vectors
-
-
-def chunk_row(chunk: Chunk, doc_hash: str, vector: Sequence[float]) -> ChunkRow:
-    """One row of the index; its `search_text` (heading path + passage) feeds BM25."""
-    return ChunkRow(
-        id=chunk.id,
-        doc=chunk.doc,
-        heading=chunk.heading,
-        text=chunk.text,
-        text_hash=chunk.text_hash,
-        doc_hash=doc_hash,
-        vector=vector,
-        search_text=chunk.embed_text,
-        lang=chunk.lang,
-        pages=chunk.pages,
-        groups=chunk.groups,
-    )
-
-
 def ingest(
     settings: Settings,
     store: Store,
@@ -310,22 +274,23 @@ def _execute(
     settings: Settings,
     progress: Progress,
 ) -> int:
-    """Carry a plan out: split, embed what is new, write one version. Returns texts embedded."""
+    """Carry a plan out: split, embed what is new while writing what is embedded, publish one
+    version. Returns the number of texts embedded."""
     wanted = set(plan.split)
     chunks = _split_all([d for d in docs if d.path in wanted], settings, progress)
     known = store.vectors_by_text_hash(c.text_hash for c in chunks) if info else {}
-    vectors = embed_missing(chunks, known, embedder, progress)
     hashes = {d.path: d.hash for d in docs}
-    rows = [chunk_row(c, hashes[c.doc], vectors[c.text_hash]) for c in chunks]
+    embedded = embedded_rows(chunks, known, embedder, hashes, progress)
     meta = meta_for(embedder.name, chunking_signature(settings))
+    langs = {c.lang for c in chunks}
     if plan.full:
-        rows += store.chunk_rows(set(plan.keep))
-        meta["rag.langs"] = _languages(rows)
-        store.publish(rows, meta, embedder.dim)
+        kept = store.chunk_rows(set(plan.keep))
+        meta["rag.langs"] = _languages(langs | {row.lang for row in kept})
+        store.publish(chain(kept, embedded.rows), meta, embedder.dim)
     else:
-        meta["rag.langs"] = _languages(rows, info.languages)
-        _apply(store, info, entries, plan, rows, meta)
-    return len(vectors) - len(known)
+        meta["rag.langs"] = _languages(langs, info.languages)
+        _apply(store, info, entries, plan, chunks, hashes, embedded.rows, meta)
+    return embedded.to_embed
 
 
 def _search_notices(settings: Settings, store: Store, hybrid: bool) -> list[str]:
@@ -348,9 +313,9 @@ def _refuse_mass_delete(removing: int, indexed: int, settings: Settings) -> None
         )
 
 
-def _languages(rows: list[ChunkRow], known: tuple[str, ...] = ()) -> str:
+def _languages(langs: set[str], known: tuple[str, ...] = ()) -> str:
     """The languages an index version holds, for searching each one apart."""
-    return ",".join(sorted(set(known) | {row.lang for row in rows}))
+    return ",".join(sorted(set(known) | langs))
 
 
 def _due_for_rebuild(info: IndexInfo | None, settings: Settings) -> bool:
@@ -364,17 +329,22 @@ def _apply(
     info: IndexInfo,
     live: dict[str, DocEntry],
     plan: Plan,
-    rows: list[ChunkRow],
+    chunks: list[Chunk],
+    doc_hashes: dict[str, str],
+    rows: Iterator[ChunkRow],
     meta: dict[str, str],
 ) -> None:
-    """Publish an incremental change: new chunks in, vanished chunks out, as one version."""
+    """Publish an incremental change: new chunks in, vanished chunks out, as one version.
+    `rows` are the chunks' rows, written as they are embedded."""
     old_ids = {i for doc in (*plan.update, *plan.remove) for i in live[doc].ids}
-    add = [row for row in rows if row.id not in old_ids]
-    retire = old_ids - {row.id for row in rows}
-    rehash = {row.id: row.doc_hash for row in rows if row.id in old_ids}
+    new_ids = {c.id for c in chunks}
+    added = len(new_ids - old_ids)
+    retire = old_ids - new_ids
+    rehash = {c.id: doc_hashes[c.doc] for c in chunks if c.id in old_ids}
     docs = (set(live) - set(plan.remove)) | set(plan.add)
-    chunks = info.chunks + len(add) - len(retire)
-    counts = {"rag.chunks": str(chunks), "rag.docs": str(len(docs))}
+    total = info.chunks + added - len(retire)
+    counts = {"rag.chunks": str(total), "rag.docs": str(len(docs))}
+    add = (row for row in rows if row.id not in old_ids)
     store.apply(add, retire, rehash, {**meta, **counts})
 
 

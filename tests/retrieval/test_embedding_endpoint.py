@@ -44,6 +44,16 @@ def test_endpoint_gives_the_local_models_vectors_in_order_and_batches(server, e5
     assert remote.shape == (9, 384)
     assert np.allclose(np.linalg.norm(remote, axis=1), 1.0, atol=1e-5)
     assert (remote * local).sum(axis=1).min() > 0.999
+    one_at_a_time = OpenAIEmbedder(server, "multilingual-e5-small-q4", batch_size=2, concurrency=1)
+    assert np.allclose(one_at_a_time.embed_documents(texts), remote, atol=1e-6)
+
+
+def test_a_failing_batch_stops_the_concurrent_rest(server):
+    embedder = OpenAIEmbedder(server, "multilingual-e5-small-q4", batch_size=1, concurrency=2)
+    gone = f"http://127.0.0.1:{free_port()}/v1"  # the server went away after the first call
+    embedder._client = embedder._client.with_options(base_url=gone, max_retries=0)
+    with pytest.raises(EmbeddingError, match="cannot reach the embeddings endpoint"):
+        embedder.embed_documents([f"text {i}" for i in range(40)])
 
 
 def test_ingest_and_search_through_the_endpoint_and_a_model_switch_is_refused(tmp_path, server):
