@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -197,28 +198,35 @@ class Retriever:
         self.store = store or Store(settings)
         self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
+        # One question, one wait: its index round trips run side by side on these threads.
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")
 
     def retrieve(self, query: str, k: int | None = None, *, access: Access) -> Retrieval:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
-        search of one retrieval reads the same index version, and only what `access` may."""
+        search of one retrieval reads the same index version, and only what `access` may.
+        The version is looked up while the question is embedded, and the searches run at once."""
         k = k or self.settings.top_k
+        snapshot = self._threads.submit(self.store.snapshot, access=access)
         vector = self.embedder.embed_queries([query])[0]
         try:
-            return self._retrieve(query, k, vector, access)
+            return self._retrieve(query, k, vector, snapshot.result())
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
-            return self._retrieve(query, k, vector, access)
+            return self._retrieve(query, k, vector, self.store.snapshot(access=access))
 
-    def _retrieve(self, query: str, k: int, vector: np.ndarray, access: Access) -> Retrieval:
-        at = self.store.snapshot(access=access)  # one round trip: the version, its facts, its model
+    def _retrieve(self, query: str, k: int, vector: np.ndarray, at: Snapshot) -> Retrieval:
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
-        partitions = self._dense_rankings(query, vector, pool, info, at)
-        dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
-        lexical: list[Hit] = []
+        own = language(query)
+        lexical_future: Future[list[Hit]] | None = None
         if self.store.hybrid(self.settings.search_mode):
-            own = self._weighted(vector, language(query), language(query))
-            lexical = self.store.text_search(query, pool, own, at)
+            scored_by = self._weighted(vector, own, own)
+            lexical_future = self._threads.submit(
+                self.store.text_search, query, pool, scored_by, at
+            )
+        partitions = self._dense_rankings(own, vector, pool, info, at)
+        dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
+        lexical = lexical_future.result() if lexical_future else []
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule
         fused = len(partitions) > 1 or lexical
         if fused:
@@ -234,20 +242,25 @@ class Retriever:
         return Retrieval(query, hits, dense, lexical, reranked is not None, top)
 
     def _dense_rankings(
-        self, query: str, vector: np.ndarray, pool: int, info, at: Snapshot
+        self, own: str, vector: np.ndarray, pool: int, info, at: Snapshot
     ) -> list[list[Hit]]:
         """One dense ranking, or with language balance one per language of the index (the
-        query's own language first), so a question in one language still sees the best
-        passages of the other; each search weighs a blend's models for its language pair."""
+        question's language `own` first), so a question in one language still sees the best
+        passages of the other; each search weighs a blend's models for its language pair, and
+        the searches run side by side."""
         languages = info.languages if info else ()
-        own = language(query)
         if not self.settings.language_balance or len(languages) < 2:
             return [self.store.dense_search(self._weighted(vector, own, own), pool, at)]
         ordered = sorted(languages, key=lambda lang: lang != own)
-        return [
-            self.store.dense_search(self._weighted(vector, own, lang), pool, at, lang)
-            for lang in ordered
+        searches = [
+            self._threads.submit(
+                self.store.dense_search, self._weighted(vector, own, lang), pool, at, lang
+            )
+            for lang in ordered[1:]
         ]
+        mine = ordered[0]
+        first = self.store.dense_search(self._weighted(vector, own, mine), pool, at, mine)
+        return [first, *(search.result() for search in searches)]
 
     def _weighted(self, vector: np.ndarray, asked: str, passages: str) -> list[float]:
         """The query vector for searching `passages`-language text with an `asked`-language
@@ -272,4 +285,5 @@ class Retriever:
         return self.retrieve(query, k, access=access).hits
 
     def close(self) -> None:
+        self._threads.shutdown(wait=True)
         self.store.close()

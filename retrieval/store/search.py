@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from retrieval.access import Access
 from retrieval.store.connect import StoreError
 from retrieval.store.live import LiveIndex
@@ -73,9 +75,10 @@ class Search(LiveIndex):
     def _lexical(self, at: Snapshot, text: str, k: int, vector: list[float]) -> list[Hit]:
         params = {"metric_type": "BM25"}
         rows = self._query(at, text, "sparse", k, params, [*at.fields, "vector"])
+        query = np.asarray(vector, dtype=np.float32)
         return [
             # Milvus Lite reports BM25 as a negative distance, a server as a positive score
-            replace(to_hit(row, cosine_to=vector), lexical_score=abs(float(row["distance"])))
+            replace(to_hit(row, cosine_to=query), lexical_score=abs(float(row["distance"])))
             for row in rows
         ]
 
@@ -104,12 +107,12 @@ def plain(value: str) -> str:
     return value
 
 
-def to_hit(row: dict, cosine_to: list[float] | None = None) -> Hit:
+def to_hit(row: dict, cosine_to: np.ndarray | None = None) -> Hit:
     """A search result as a Hit; with `cosine_to`, the score is the cosine to that vector."""
     entity = row["entity"]
     score = float(row["distance"])
     if cosine_to is not None:
-        score = float(sum(a * b for a, b in zip(entity["vector"], cosine_to, strict=True)))
+        score = float(np.dot(np.asarray(entity["vector"], dtype=np.float32), cosine_to))
     return Hit(
         doc=entity["doc"],
         heading=entity["heading"],
