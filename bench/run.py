@@ -9,13 +9,31 @@ import argparse
 import sys
 import time
 
-from bench import chats, defaults, embedding, formats, hugepage, ingest, load, query, ttft
+from bench import (
+    answers,
+    chats,
+    defaults,
+    embedding,
+    formats,
+    hugepage,
+    ingest,
+    load,
+    scaling,
+    search,
+    server,
+    ttft,
+)
 from bench.common import ROOT, machine
+
+
+def about(module) -> str:
+    """A benchmark's docstring without its usage line."""
+    return module.__doc__.strip().split("\n\n    python -m")[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="skip the 100k-chunk query size")
+    parser.add_argument("--quick", action="store_true", help="skip the 100k-chunk sizes")
     args = parser.parse_args(argv)
     started = time.time()
     sections = []
@@ -40,12 +58,20 @@ def main(argv: list[str] | None = None) -> int:
         defaults.__doc__.strip(),
         defaults.markdown(defaults.run()),
     )
-    sizes = query.SIZES[:2] if args.quick else query.SIZES
-    section("Query latency and memory", query.__doc__.strip(), query.markdown(query.run(sizes)))
+    sizes = search.SIZES[:2] if args.quick else search.SIZES
+    section("Search against its floor", about(search), search.markdown(search.run(sizes)))
+    if not args.quick:
+        section("Past Milvus Lite", about(server), server.markdown(server.run()))
+    section("Ingest against its embedder", about(scaling), scaling.markdown(scaling.run()))
     section(
         "Time to first token",
         "Against the test LLM server on 127.0.0.1 over an index of docs_corpus/.",
         ttft.markdown(ttft.measure(30), 30),
+    )
+    section(
+        "Answers with a local model",
+        about(answers),
+        answers.markdown(answers.measure(1)),
     )
     section("Chat store", chats.__doc__.strip(), chats.markdown(chats.run()))
     section("PDF against markdown ingest", formats.__doc__.strip(), formats.markdown(formats.run()))

@@ -1,0 +1,263 @@
+"""Search with the default (the e5 + MiniLM + USE blend, one dense search per language + BM25,
+fused) next to its floor, measured in the same run.
+
+The floor is what the same question costs with nothing but the work itself: the same query
+embedding (three models), exact numpy inner products of the same weighted query vectors over
+the same vectors of each language, and BM25 over the same texts in-process (bm25s). Index:
+1,200 real blend embeddings of short staff-style sentences, half English and half Chinese;
+beyond that, convex mixes of two real ones of the same language plus a little noise,
+re-normalised (each keeps the text of the first). Queries: the sample set's English questions
+and zh-ops' Chinese ones, alternating. p50/p95 over the queries; "20 clients": the same
+retriever asked by 20 threads at once (as the API's worker threads ask it), per-query latency.
+Serving RSS: the peak of a separate process that opens the index, loads the models and answers
+20 searches.
+
+    python -m bench.search [SIZE ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import ROOT, percentile
+from ingest.pipeline import chunk_row
+from retrieval.access import ALL
+from retrieval.search import POOL, Retriever
+from retrieval.settings import Settings
+from retrieval.store import Store
+from retrieval.tokens import language
+from retrieval.types import Chunk
+
+SIZES = (1_000, 10_000, 100_000)
+REAL = 1_200
+CLIENTS = 20
+EN = (
+    "how do i reset the vpn password for my laptop when travelling to shenzhen office who "
+    "approves leave expenses hotel budget client dinner deploy rollback database restore "
+    "incident severity escalation printer wifi badge lunch pension learning api rate limit "
+    "webhook csv import trial pricing plan route stops drivers android"
+)
+ZH = (
+    "年假 报销 密码 重置 办公室 审批 预算 数据库 恢复 故障 升级 值班 打印机 网络 申请 出差 酒店 "
+    "发票 经理 入职 电脑 账号 权限 备份 部署 回滚 告警 工单 会议室 门禁 食堂 加班 调休 病假 合同"
+)
+
+
+def sentences(n: int, seed: int = 3) -> list[str]:
+    """Half English, half Chinese, alternating: 8 to 20 words each."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        vocabulary = (ZH if i % 2 else EN).split()
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(8, 20))]
+        out.append(("，" if i % 2 else " ").join(words))
+    return out
+
+
+def grow(real: np.ndarray, texts: list[str], n: int, seed: int = 5):
+    """`n` vectors and texts: the real ones, then mixes of two of the same language."""
+    if n <= len(real):
+        return real[:n], texts[:n]
+    rng = np.random.default_rng(seed)
+    extra = n - len(real)
+    a = rng.integers(0, len(real) // 2, extra) * 2 + (np.arange(extra) % 2)  # same parity
+    b = rng.integers(0, len(real) // 2, extra) * 2 + (np.arange(extra) % 2)
+    w = rng.uniform(0.5, 0.9, (extra, 1)).astype(np.float32)
+    mixed = w * real[a] + (1 - w) * real[b] + rng.normal(0, 0.01, (extra, real.shape[1]))
+    mixed = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
+    return np.vstack([real, mixed]), texts + [texts[i] for i in a]
+
+
+def base_vectors(embedder, texts: list[str]) -> np.ndarray:
+    """The real embeddings, kept between runs (~/.cache/docs-qa/bench): same model, same texts."""
+    import hashlib
+
+    key = hashlib.sha256("\n".join([embedder.name, *texts]).encode()).hexdigest()[:16]
+    path = Path.home() / ".cache" / "docs-qa" / "bench" / f"search-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embedder.embed_documents(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def questions() -> list[str]:
+    def load(path: Path) -> list[str]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line)["question"] for line in lines if line.strip()]
+
+    en = [q for q in load(ROOT / "devsets" / "sample" / "questions.jsonl") if language(q) == "en"]
+    zh = [q for q in load(ROOT / "devsets" / "zh-ops" / "questions.jsonl") if language(q) == "zh"]
+    return [q for pair in zip(en, zh, strict=False) for q in pair]
+
+
+def settings_for(db: str, **extra) -> Settings:
+    return Settings(_env_file=None, store_uri=db, embedding_model="blend-offline", **extra)
+
+
+def build(db: str, vectors: np.ndarray, texts: list[str], name: str, **extra) -> None:
+    store = Store(settings_for(db, **extra))
+    rows = (
+        chunk_row(Chunk(f"doc{i // 10}.md", "Bench", text, language(text)), "bench", vector)
+        for i, (vector, text) in enumerate(zip(vectors, texts, strict=True))
+    )
+    meta = {"rag.embedding_model": name, "rag.chunking": "bench", "rag.langs": "en,zh"}
+    store.publish(rows, meta, vectors.shape[1])
+    store.close()
+
+
+class Floor:
+    """The same question's work with nothing around it: embedding, numpy, bm25s."""
+
+    def __init__(self, retriever: Retriever, vectors: np.ndarray, texts: list[str]):
+        import bm25s
+
+        self.retriever = retriever
+        langs = np.array([language(t) for t in texts])
+        self.parts = {lang: vectors[langs == lang] for lang in ("en", "zh")}
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([tokens(t) for t in texts], show_progress=False)
+
+    def search(self, query: str, lexical: bool = True) -> None:
+        r = self.retriever
+        vector = r.embedder.embed_queries([query])[0]
+        own = language(query)
+        for lang, part in self.parts.items():
+            scores = part @ np.asarray(r._weighted(vector, own, lang), dtype=np.float32)
+            top = np.argpartition(-scores, POOL)[:POOL]
+            top[np.argsort(-scores[top])]
+        if lexical:
+            self.bm25.retrieve([tokens(query)], k=POOL, show_progress=False, n_threads=1)
+
+
+def tokens(text: str) -> list[str]:
+    """Words, and Chinese as character pairs (the floor's BM25 needs no dictionary)."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    han = re.findall(r"[\u4e00-\u9fff]+", text)
+    return words + [run[i : i + 2] for run in han for i in range(max(1, len(run) - 1))] or ["_"]
+
+
+def latencies(fn, texts: list[str]) -> list[float]:
+    out = []
+    for text in texts:
+        start = time.perf_counter()
+        fn(text)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def under_load(retriever: Retriever, texts: list[str], clients: int = CLIENTS) -> list[float]:
+    """Per-query latency with `clients` threads asking at once."""
+
+    def one(text: str) -> float:
+        start = time.perf_counter()
+        retriever.search(text, 10, access=ALL)
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(one, texts * 2))
+
+
+def summary(ours: list[float], floor: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": percentile(ours, 50) * 1000,
+        "p95_ms": percentile(ours, 95) * 1000,
+        "floor_p50_ms": percentile(floor, 50) * 1000,
+        "floor_p95_ms": percentile(floor, 95) * 1000,
+    }
+
+
+def serving_rss(db: str) -> dict[str, float]:
+    """Peak RSS (MB) of a fresh process: after imports, after the models, after 20 searches."""
+    code = "import sys, json; from bench.search import serve; print(json.dumps(serve(sys.argv[1])))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, db], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def serve(db: str) -> dict[str, float]:
+    from bench.common import peak_rss_mb
+    from retrieval.embeddings import load_embedder
+
+    steps = {"imports": peak_rss_mb()}
+    settings = settings_for(db)
+    embedder = load_embedder(settings)
+    steps["models"] = peak_rss_mb()
+    retriever = Retriever(settings, embedder=embedder)
+    for text in questions()[:20]:
+        retriever.search(text, 10, access=ALL)
+    steps["searches"] = peak_rss_mb()
+    retriever.close()
+    return steps
+
+
+def run(sizes=SIZES) -> list[dict]:
+    from retrieval.embeddings import load_embedder
+
+    embedder = load_embedder(settings_for("unused.db"))
+    base_texts = sentences(REAL)
+    real = base_vectors(embedder, base_texts)
+    asked = questions()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        for size in sizes:
+            vectors, texts = grow(real, base_texts, size)
+            db = str(Path(tmp) / f"s{size}.db")
+            build(db, vectors, texts, embedder.name)
+            rss = serving_rss(db) if size >= 10_000 else {}
+            retriever = Retriever(settings_for(db), embedder=embedder)
+            floor = Floor(retriever, vectors, texts)
+            retriever.search(asked[0], 10, access=ALL)  # warm-up: load and first query
+            ours = latencies(lambda q, r=retriever: r.search(q, 10, access=ALL), asked)
+            base = latencies(floor.search, asked)
+            row = {"chunks": size, **summary(ours, base), "rss": rss}
+            if size == 10_000:
+                loaded = under_load(retriever, asked)
+                row["load_p50_ms"] = percentile(loaded, 50) * 1000
+                row["load_p95_ms"] = percentile(loaded, 95) * 1000
+            retriever.close()
+            results.append(row)
+    return results
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| chunks | p50 ms | p95 ms | floor p50 ms | floor p95 ms | p50 / floor | "
+        f"{CLIENTS} clients p50 / p95 ms | serving RSS MB (imports / models / searching) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        load = f"{r['load_p50_ms']:.0f} / {r['load_p95_ms']:.0f}" if "load_p50_ms" in r else ""
+        rss = " / ".join(f"{r['rss'][k]:.0f}" for k in r["rss"])
+        lines.append(
+            f"| {r['chunks']:,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['floor_p50_ms']:.1f} | {r['floor_p95_ms']:.1f} | "
+            f"{r['p50_ms'] / r['floor_p50_ms']:.2f}x | {load} | {rss if r['rss'] else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    rows = run(tuple(int(s) for s in args) or SIZES)
+    print(markdown(rows))
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
