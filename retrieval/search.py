@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,7 +28,7 @@ from retrieval.embeddings import (
 )
 from retrieval.rerank import Reranker, load_reranker
 from retrieval.settings import Settings
-from retrieval.store import MILVUS_ERRORS, Snapshot, Store, same_model
+from retrieval.store import MILVUS_ERRORS, Lexical, Snapshot, Store, same_model
 from retrieval.tokens import language
 from retrieval.types import Hit
 
@@ -204,29 +204,34 @@ class Retriever:
     def retrieve(self, query: str, k: int | None = None, *, access: Access) -> Retrieval:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
         search of one retrieval reads the same index version, and only what `access` may.
-        The version is looked up while the question is embedded, and the searches run at once."""
+        The version is looked up and BM25 searched while the question is embedded; the dense
+        search of each language runs side by side."""
         k = k or self.settings.top_k
-        snapshot = self._threads.submit(self.store.snapshot, access=access)
+        pool = max(4 * k, self.settings.rerank_candidates, POOL)
+        begun = self._threads.submit(self._begin, query, pool, access)
         vector = self.embedder.embed_queries([query])[0]
         try:
-            return self._retrieve(query, k, vector, snapshot.result())
+            return self._retrieve(query, k, pool, vector, *begun.result())
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
-            return self._retrieve(query, k, vector, self.store.snapshot(access=access))
+            return self._retrieve(query, k, pool, vector, *self._begin(query, pool, access))
 
-    def _retrieve(self, query: str, k: int, vector: np.ndarray, at: Snapshot) -> Retrieval:
+    def _begin(self, query: str, pool: int, access: Access) -> tuple[Snapshot, Lexical | None]:
+        """What needs no query vector, done while the question is embedded: the version to
+        read, and (hybrid) the BM25 search."""
+        at = self.store.snapshot(access=access)
+        if not self.store.hybrid(self.settings.search_mode):
+            return at, None
+        return at, self.store.text_search(query, pool, at)
+
+    def _retrieve(
+        self, query: str, k: int, pool: int, vector: np.ndarray, at: Snapshot, bm25: Lexical | None
+    ) -> Retrieval:
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
-        pool = max(4 * k, self.settings.rerank_candidates, POOL)
         own = language(query)
-        lexical_future: Future[list[Hit]] | None = None
-        if self.store.hybrid(self.settings.search_mode):
-            scored_by = self._weighted(vector, own, own)
-            lexical_future = self._threads.submit(
-                self.store.text_search, query, pool, scored_by, at
-            )
         partitions = self._dense_rankings(own, vector, pool, info, at)
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
-        lexical = lexical_future.result() if lexical_future else []
+        lexical = bm25.scored(self._weighted(vector, own, own)) if bm25 else []
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule
         fused = len(partitions) > 1 or lexical
         if fused:

@@ -16,7 +16,7 @@ from retrieval.store.catalog import DocEntry, Section
 from retrieval.store.connect import MILVUS_ERRORS, Location, StoreError, locate
 from retrieval.store.live import same_model
 from retrieval.store.schema import SCHEMA_VERSION, ChunkRow, IndexInfo, ModelMismatchError, meta_for
-from retrieval.store.search import Search, Snapshot
+from retrieval.store.search import Lexical, Search, Snapshot
 from retrieval.store.versions import Versions
 
 
@@ -26,6 +26,7 @@ class Store(Versions, Search):
 
 __all__ = [
     "MILVUS_ERRORS",
+    "Lexical",
     "SCHEMA_VERSION",
     "Snapshot",
     "ChunkRow",

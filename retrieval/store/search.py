@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,13 +46,14 @@ class Search(LiveIndex):
         version `at`, as far as its reader may see, only among passages in `lang` if given."""
         return self._dense(at, vector, k, lang)
 
-    def text_search(self, text: str, k: int, vector: list[float], at: Snapshot) -> list[Hit]:
-        """The k best passages by BM25 on `text` in version `at`, in BM25 order, each scored by
-        its cosine to `vector` so that every score a caller sees means the same thing."""
+    def text_search(self, text: str, k: int, at: Snapshot) -> Lexical:
+        """The k best passages by BM25 on `text` in version `at`, in BM25 order. It needs no
+        query vector, so it can run while the question is embedded; `Lexical.scored` then
+        gives each hit its cosine, so that every score a caller sees means the same thing."""
         self.require_full_text()
         if not text.strip():
-            return []
-        return self._lexical(at, text, k, vector)
+            return Lexical([], np.zeros((0, 0), dtype=np.float32))
+        return self._lexical(at, text, k)
 
     def _query(self, at: Snapshot, data, field: str, k: int, params: dict, fields, where=""):
         """One search of a pinned version (only its visible rows, plus `where`)."""
@@ -72,15 +74,16 @@ class Search(LiveIndex):
         rows = self._query(at, vector, "vector", k, self._dense_params(k), list(at.fields), where)
         return [to_hit(row) for row in rows]
 
-    def _lexical(self, at: Snapshot, text: str, k: int, vector: list[float]) -> list[Hit]:
+    def _lexical(self, at: Snapshot, text: str, k: int) -> Lexical:
         params = {"metric_type": "BM25"}
         rows = self._query(at, text, "sparse", k, params, [*at.fields, "vector"])
-        query = np.asarray(vector, dtype=np.float32)
-        return [
+        hits = [
             # Milvus Lite reports BM25 as a negative distance, a server as a positive score
-            replace(to_hit(row, cosine_to=query), lexical_score=abs(float(row["distance"])))
+            replace(to_hit(row), lexical_score=abs(float(row["distance"])))
             for row in rows
         ]
+        vectors = np.asarray([row["entity"]["vector"] for row in rows], dtype=np.float32)
+        return Lexical(hits, vectors)
 
     def _dense_params(self, k: int) -> dict:
         if self.index_type == "HNSW":
@@ -107,12 +110,25 @@ def plain(value: str) -> str:
     return value
 
 
-def to_hit(row: dict, cosine_to: np.ndarray | None = None) -> Hit:
-    """A search result as a Hit; with `cosine_to`, the score is the cosine to that vector."""
+@dataclass(frozen=True)
+class Lexical:
+    """BM25 hits in BM25 order, with their stored vectors (one row each)."""
+
+    hits: list[Hit]
+    vectors: np.ndarray
+
+    def scored(self, vector: Sequence[float]) -> list[Hit]:
+        """The hits, each scored by its cosine to `vector` (vectors are unit length)."""
+        if not self.hits:
+            return []
+        cosines = self.vectors @ np.asarray(vector, dtype=np.float32)
+        return [replace(h, score=float(c)) for h, c in zip(self.hits, cosines, strict=True)]
+
+
+def to_hit(row: dict) -> Hit:
+    """A search result as a Hit, scored by its distance."""
     entity = row["entity"]
     score = float(row["distance"])
-    if cosine_to is not None:
-        score = float(np.dot(np.asarray(entity["vector"], dtype=np.float32), cosine_to))
     return Hit(
         doc=entity["doc"],
         heading=entity["heading"],
