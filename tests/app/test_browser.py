@@ -151,7 +151,7 @@ def test_sign_in_ask_reload_and_another_user_sees_nothing(app, browser):
     other.get_by_role("button", name="Sign out").click()
     expect(other.get_by_label("User name")).to_be_visible(timeout=30_000)
     other.reload()  # signed out for good: the cookie is gone
-    expect(other.get_by_label("User name")).to_be_visible(timeout=30_000)
+    expect(other.get_by_label("User name")).to_be_visible(timeout=60_000)
 
 
 def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):

@@ -47,12 +47,20 @@ REFUSE_ANSWERABLE_CEILING = 0.02
 FLAG_UNANSWERABLE_MEAN_FLOOR = 0.5
 
 
+# The gate in `make test` (and so in CI): the held-out set and one set of ours per shape that
+# decides most (Chinese ops docs, cross-language topics, English FAQ pages). `make gate` holds
+# every set to its floors (DOCS_QA_FULL_GATE=1): about twice the time.
+TEST_GATE = ("foreign", "zh-ops", "crossing", "helpcentre")
+FULL_GATE = os.environ.get("DOCS_QA_FULL_GATE") == "1"
+
+
 def gate_sets():
-    """Every dev set, and the held-out one where it is present (required in CI)."""
+    """The sets the gate runs (all of them with DOCS_QA_FULL_GATE=1), the held-out one where
+    it is present (required in CI)."""
     present = all_sets()
     if "foreign" not in present and REQUIRE_HELD_OUT:
         raise AssertionError(f"the held-out set is missing: {FOREIGN.questions}")
-    return list(present.values())
+    return [s for name, s in present.items() if FULL_GATE or name in TEST_GATE]
 
 
 def test_metric_known_answers():
@@ -150,7 +158,8 @@ def test_the_held_out_set_is_in_the_gate(gate):
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_default_beats_the_tutorial_pipeline_and_holds_its_floors(gate, name):
     if name not in gate:
-        pytest.skip(f"{name} is not here (see test_the_held_out_set_is_in_the_gate)")
+        pytest.skip(f"{name} is not in this gate (`make gate` runs every set; the held-out one "
+                    "needs ../shared)")  # fmt: skip
     default, baseline = gate[name]["default"], gate[name]["baseline"]
     for metric in ("recall@5", "mrr@10"):
         assert default["all"][metric] >= baseline["all"][metric], (metric, default, baseline)
