@@ -290,8 +290,11 @@ def supervise(path: Path) -> int:
     """Run the server for `path` while any lease is held; then stop it and remove the record."""
     port = _free_port()
     command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(path)]
+    # Its OpenMP threads sleep between searches instead of spinning on the cores the question's
+    # embedding needs next (measured: 158 -> ~95 ms a question at 10k chunks on 2 cores).
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}
     server = subprocess.Popen(  # its output goes where ours does: the log file
-        [*command, "--host", HOST, "--port", str(port)], stdin=subprocess.DEVNULL
+        [*command, "--host", HOST, "--port", str(port)], stdin=subprocess.DEVNULL, env=env
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
