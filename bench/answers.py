@@ -21,6 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.common import free_port  # noqa: E402
 from bench.local_model import serve, settings_for  # noqa: E402
 from ingest.pipeline import ingest  # noqa: E402
 from retrieval.access import ALL  # noqa: E402
@@ -72,11 +73,7 @@ def final(events) -> Answer:
 
 
 def measure(rounds: int) -> list[Timed]:
-    from socket import socket
-
-    with socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = serve(port)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:

@@ -126,7 +126,7 @@ def build_10k(db: str, size: int) -> None:
     """A default-schema index of `size` chunks: real passages, their texts reused for the rest."""
     from dataclasses import replace
 
-    from ingest.pipeline import chunk_row
+    from ingest.embed import chunk_row
     from retrieval.embeddings import load_embedder
     from retrieval.settings import Settings
     from retrieval.store import Store, meta_for

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
-from bench.common import ROOT
+from bench.common import ROOT, free_port
 from bench.ttft import QUESTIONS, TestServer
 from ingest.jobs import run_ingest_job
 from retrieval.settings import Settings
@@ -25,13 +25,9 @@ CLIENTS, SECONDS = 20, 60
 
 
 def serve(settings: Settings):
-    import socket
-
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)

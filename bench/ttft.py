@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import free_port
 from retrieval.access import ALL
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,14 +39,10 @@ class TestServer:
     tests/)."""
 
     def __init__(self):
-        import socket
         import subprocess
         import sys
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        command = [sys.executable, str(FAKE_LLM), str(port)]
+        command = [sys.executable, str(FAKE_LLM), str(free_port())]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.url = self.process.stdout.readline().split()[-1]  # "... server at URL"
 

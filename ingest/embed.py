@@ -21,7 +21,7 @@ from retrieval.embeddings import Embedder
 from retrieval.store import ChunkRow
 from retrieval.types import Chunk
 
-#: Called as progress(stage, done, total) while an ingest runs.
+#: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
 Progress = Callable[[str, int, int], None]
 EMBED_SLICE = 64  # texts per embedder call: its own batching runs inside
 AHEAD = 2  # slices embedded and not yet written, at most

@@ -7,7 +7,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from accounts.users import load_users
 from ingest.access import AccessRules
-from ingest.embed import chunk_row, embedded_rows
+from ingest.embed import Progress, embedded_rows
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
@@ -25,10 +25,6 @@ from retrieval.errors import UserError
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
 from retrieval.types import Chunk, FailedFile, IngestReport
-
-#: Called as progress(stage, done, total) while an ingest runs; stages: files, chunks, embedding.
-Progress = Callable[[str, int, int], None]
-__all__ = ["chunk_row", "ingest"]  # chunk_row: for the benchmarks that build rows themselves
 
 
 class IngestBusyError(UserError):
