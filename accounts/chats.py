@@ -51,6 +51,18 @@ MIGRATIONS = [
         UNIQUE (message, user));
     CREATE INDEX feedback_by_time ON feedback (thumbs, created DESC);
     """,
+    # 3: the knowledge bases a conversation searches (JSON list; empty: all)
+    """
+    ALTER TABLE conversations ADD COLUMN knowledge TEXT NOT NULL DEFAULT '[]';
+    """,
+    # 4: answers by time (the gap report), and the eval questions admins make from its gaps
+    """
+    CREATE INDEX messages_by_time ON messages (created);
+    CREATE TABLE gap_questions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL UNIQUE,
+        doc TEXT, heading TEXT, lang TEXT NOT NULL, comment TEXT NOT NULL,
+        admin TEXT NOT NULL, created REAL NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 NO_SOURCE = "none"  # the "the docs do not answer this" pick
@@ -66,6 +78,7 @@ class Conversation:
     title: str
     created: float
     updated: float
+    knowledge: tuple[str, ...] = ()  # the knowledge bases it searches (empty: all)
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,34 @@ class Feedback:
     sources: list[dict]
     model: str
     index_version: int
+    created: float
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A question the docs may fall short on: its answer was refused or weakly matched, or its
+    asker picked "none of these" (a deleted chat leaves only its feedback's copy)."""
+
+    message: int | None  # None: the chat is gone, its feedback stays
+    user: str
+    question: str
+    created: float
+    answer: Answer
+    none_of_these: bool
+
+
+@dataclass(frozen=True)
+class GapQuestion:
+    """An eval question an admin made from a gap: the page that now answers it (doc None:
+    the docs should not answer it)."""
+
+    id: int
+    question: str
+    doc: str | None
+    heading: str | None
+    lang: str
+    comment: str
+    admin: str
     created: float
 
 
@@ -149,19 +190,33 @@ class ChatStore:
 
     # --- conversations ----------------------------------------------------------------------
 
-    def create(self, user: str, first_question: str) -> Conversation:
+    def create(
+        self, user: str, first_question: str, knowledge: tuple[str, ...] = ()
+    ) -> Conversation:
         now = time.time()
-        conversation = Conversation(secrets.token_urlsafe(12), title_for(first_question), now, now)
+        conversation = Conversation(
+            secrets.token_urlsafe(12), title_for(first_question), now, now, tuple(knowledge)
+        )
         with self._db() as db:
             db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
-                (conversation.id, user, conversation.title, now, now),
+                "INSERT INTO conversations (id, user, title, created, updated, knowledge) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation.id, user, conversation.title, now, now, json.dumps(knowledge)),
             )
         return conversation
 
+    def set_knowledge(self, user: str, conversation_id: str, knowledge: tuple[str, ...]) -> bool:
+        """Point the user's conversation (its follow-ups) at these knowledge bases."""
+        with self._db() as db:
+            changed = db.execute(
+                "UPDATE conversations SET knowledge = ? WHERE id = ? AND user = ?",
+                (json.dumps(sorted(knowledge)), conversation_id, user),
+            ).rowcount
+        return changed == 1
+
     def conversations(self, user: str, search: str = "", limit: int = 500) -> list[Conversation]:
         """The user's chats, newest first; `search` matches titles, questions and answers."""
-        query = "SELECT id, title, created, updated FROM conversations WHERE user = ?"
+        query = f"SELECT {_CONVERSATION} FROM conversations WHERE user = ?"
         params: list[object] = [user]
         if search.strip():
             like = f"%{_escape_like(search.strip())}%"
@@ -173,17 +228,17 @@ class ChatStore:
         query += " ORDER BY updated DESC LIMIT ?"
         with self._db() as db:
             rows = db.execute(query, [*params, limit]).fetchall()
-        return [Conversation(*row) for row in rows]
+        return [_conversation(row) for row in rows]
 
     def get(self, user: str, conversation_id: str) -> Conversation | None:
         """The conversation if it exists and is this user's (a deleted one and another user's
         look the same: None)."""
         with self._db() as db:
             row = db.execute(
-                "SELECT id, title, created, updated FROM conversations WHERE id = ? AND user = ?",
+                f"SELECT {_CONVERSATION} FROM conversations WHERE id = ? AND user = ?",
                 (conversation_id, user),
             ).fetchone()
-        return Conversation(*row) if row else None
+        return _conversation(row) if row else None
 
     def rename(self, user: str, conversation_id: str, title: str) -> bool:
         title = title_for(title)
@@ -316,6 +371,78 @@ class ChatStore:
                 params,
             ).fetchall()
         return [Feedback(*row[:7], json.loads(row[7]), *row[8:]) for row in rows]
+
+    # --- the gap report ---------------------------------------------------------------------
+
+    def gap_candidates(self, since: float, until: float) -> list[Flagged]:
+        """Every user's questions asked in [since, until) whose answer was refused or weak, or
+        marked "none of these" (one per message), oldest first."""
+        with self._db() as db:
+            rows = db.execute(_FLAGGED, (NO_SOURCE, since, until)).fetchall()
+            orphans = db.execute(_FLAGGED_ORPHANS, (NO_SOURCE, since, until)).fetchall()
+        found = [
+            Flagged(id, user, question, created, Answer.from_record(json.loads(record)), bool(none))
+            for id, user, question, created, record, none in rows
+        ]
+        return sorted(found + [_orphan(*row) for row in orphans], key=lambda f: f.created)
+
+    def keep_gap_question(
+        self, admin: str, question: str, doc: str | None, heading: str | None, comment: str
+    ) -> GapQuestion:
+        """Keep an eval question made from a gap; the same question again replaces it."""
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO gap_questions (question, doc, heading, lang, comment, admin, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (question) DO UPDATE SET "
+                "doc = excluded.doc, heading = excluded.heading, comment = excluded.comment, "
+                "admin = excluded.admin, created = excluded.created",
+                (question, doc, heading, language(question), comment, admin, time.time()),
+            )
+        return next(q for q in self.gap_questions() if q.question == question)
+
+    def gap_questions(self) -> list[GapQuestion]:
+        """The eval questions made from gaps, oldest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, question, doc, heading, lang, comment, admin, created "
+                "FROM gap_questions ORDER BY id"
+            ).fetchall()
+        return [GapQuestion(*row) for row in rows]
+
+    def revision(self) -> tuple:
+        """Changes when a message or feedback is added, changed or removed (a cache key)."""
+        with self._db() as db:
+            return db.execute(
+                "SELECT (SELECT count(*) FROM messages), (SELECT max(id) FROM messages), "
+                "(SELECT count(*) FROM feedback), (SELECT max(created) FROM feedback)"
+            ).fetchone()
+
+
+_FLAGGED = """
+    WITH none_of_these AS (SELECT message FROM feedback WHERE thumbs = 0 AND right_source = ?)
+    SELECT m.id, c.user, m.question, m.created, m.record, m.id IN none_of_these
+    FROM messages m JOIN conversations c ON c.id = m.conversation
+    WHERE m.created >= ? AND m.created < ? AND (m.status = 'refused'
+        OR json_extract(m.record, '$.weak_match') = 1 OR m.id IN none_of_these)"""
+_FLAGGED_ORPHANS = """
+    SELECT user, question, created, answer, sources, model FROM feedback
+    WHERE message IS NULL AND thumbs = 0 AND right_source = ? AND created >= ? AND created < ?"""
+
+
+def _orphan(user: str, question: str, created: float, text: str, sources: str, model: str):
+    """A "none of these" whose chat was deleted, from the copy its feedback keeps."""
+    kept = [
+        Source(s["n"], s["doc"], s["heading"], s["relevance"], "", s.get("cited", False))
+        for s in json.loads(sources)
+    ]
+    return Flagged(None, user, question, created, Answer(text, sources=kept, model=model), True)
+
+
+_CONVERSATION = "id, title, created, updated, knowledge"
+
+
+def _conversation(row: tuple) -> Conversation:
+    return Conversation(*row[:4], tuple(json.loads(row[4] or "[]")))
 
 
 def _source_summary(source: Source) -> dict:

@@ -11,7 +11,7 @@ import streamlit as st
 from accounts.chats import NO_SOURCE, ChatStore, ChatStoreError, Feedback, source_key
 from accounts.users import User
 from app import services, views
-from app.i18n import t
+from app.i18n import t, ui_language
 from ingest.syncstatus import read_progress
 from retrieval.access import Access
 from retrieval.answer import Answer, Source, Turn, answer_question
@@ -31,10 +31,13 @@ class Page:
     user: User
     back: services.Backend
     chats: ChatStore | None
+    knowledge: tuple[str, ...] = ()  # the knowledge bases picked (empty: all)
 
     @property
     def access(self) -> Access:
-        return self.user.access
+        """What this page's searches, sources and counts may read: the user's documents,
+        within the knowledge bases picked."""
+        return self.user.access.within(self.knowledge)
 
     def save(self, action, *args):
         """Run a chat-store action; on failure say so once and go on without saving."""
@@ -65,6 +68,8 @@ def open_conversation(page: Page) -> None:
         st.info(t("chat_gone"), icon=":material/chat_error:")
         return
     st.session_state.conversation = found.id
+    st.session_state.knowledge_pick = list(found.knowledge)  # its follow-ups search there too
+    st.session_state.conversation_knowledge = found.knowledge
     messages = page.save(ChatStore.messages, found.id) or []
     st.session_state.history = [
         {"id": m.id, "question": m.question, "answer": m.answer} for m in messages
@@ -86,9 +91,10 @@ def keep(page: Page, question: str, answer: Answer, replaces: int | None) -> Non
         st.session_state.history = [h for h in st.session_state.history if h["id"] != replaces]
     conversation = st.session_state.get("conversation")
     if conversation is None and page.chats is not None:
-        created = page.save(ChatStore.create, question)
+        created = page.save(ChatStore.create, question, page.knowledge)
         if created is not None:
             conversation = st.session_state.conversation = created.id
+            st.session_state.conversation_knowledge = created.knowledge
             st.query_params["chat"] = created.id
     info = page.back.status()
     version = info.version if info else 0
@@ -193,6 +199,7 @@ def draw_history(page: Page) -> None:
         with st.chat_message("assistant"):
             answer: Answer = turn["answer"]
             views.render_answer(answer)
+            searched_in(page, answer)
             key = f"m{turn['id'] or position}"
             views.render_sources(answer.sources, lambda s: source_dialog(page, s), key)
             views.render_timing(answer)
@@ -200,6 +207,16 @@ def draw_history(page: Page) -> None:
                 feedback_controls(page, turn, key)
             if position == len(history) - 1:
                 last_turn_controls(turn, key)
+
+
+def searched_in(page: Page, answer: Answer) -> None:
+    """Which knowledge bases an answer came from, when it was pointed at some."""
+    if not answer.knowledge:
+        return
+    settings, lang = page.settings, ui_language()
+    known = services.knowledge(settings, str(settings.docs_dir), str(settings.knowledge_file))
+    names = ", ".join(known.base(name).label(lang) for name in answer.knowledge)
+    st.caption(t("searched_in", names=views.plain(names)))
 
 
 def feedback_controls(page: Page, turn: dict, key: str) -> None:

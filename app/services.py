@@ -15,9 +15,10 @@ import streamlit as st
 from accounts.chats import ChatStore, ChatStoreError
 from accounts.users import LoginThrottle, SessionTokens, UsersFile, current_users
 from ingest.jobs import run_ingest_job
+from retrieval.knowledge import Knowledge
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from retrieval.store import IndexInfo
+from retrieval.store import BaseCount, IndexInfo
 from retrieval.types import IngestReport
 from server.serving import open_served
 
@@ -105,6 +106,23 @@ def visible_counts(back: Backend, access, version: int) -> tuple[int, int]:
 @st.cache_data(ttl=300, show_spinner=False, max_entries=256)
 def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[int, int]:
     return _back.retriever.store.counts(access=_access)
+
+
+def readable_bases(back: Backend, access, version: int) -> dict[str, BaseCount]:
+    """knowledge base -> what this user may read of it: the list they choose from (a base
+    with nothing they may read is never listed). Cached per groups and index version."""
+    return _readable_bases(back.uri, access.reader.key, version, _back=back, _access=access)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=256)
+def _readable_bases(uri: str, key: str, version: int, _back, _access) -> dict[str, BaseCount]:
+    return _back.retriever.store.bases(access=_access)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def knowledge(_settings: Settings, docs_dir: str, path: str) -> Knowledge:
+    """The knowledge bases' titles (re-read every few seconds: a title edit needs no sync)."""
+    return _settings.knowledge()
 
 
 def doc_folders(docs_dir) -> list[str]:

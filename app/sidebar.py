@@ -19,6 +19,7 @@ def draw(page: Page) -> tuple[str, int]:
         who(page)
         conversations(page)
         st.divider()
+        knowledge_picker(page)
         model, k = answer_settings(page)
         st.divider()
         index_status(page)
@@ -73,6 +74,34 @@ def manage_current(page: Page, current: str, chat) -> None:
         page.save(ChatStore.delete, current)
         switch_to(None)
         st.rerun()
+
+
+def knowledge_picker(page: Page) -> None:
+    """The "Search in" pick: knowledge bases this user may read (none picked: all of them);
+    the pick belongs to the conversation (kept with it, and by its follow-ups)."""
+    info = page.back.status()
+    if info is None:
+        return
+    bases = services.readable_bases(page.back, page.user.access, info.version)
+    if len(bases) < 2:
+        return
+    settings, lang = page.settings, ui_language()
+    known = services.knowledge(settings, str(settings.docs_dir), str(settings.knowledge_file))
+    picked = [b for b in st.session_state.get("knowledge_pick", []) if b in bases]
+    st.session_state.knowledge_pick = picked  # a base gone from the index (or closed) drops
+    chosen = st.multiselect(
+        t("search_in"),
+        list(bases),
+        key="knowledge_pick",
+        format_func=lambda name: known.base(name).label(lang),
+        placeholder=t("search_in_all"),
+        help=t("search_in_help"),
+    )
+    page.knowledge = tuple(sorted(chosen))
+    conversation = st.session_state.get("conversation")
+    if conversation and st.session_state.get("conversation_knowledge") != page.knowledge:
+        page.save(ChatStore.set_knowledge, conversation, page.knowledge)
+        st.session_state.conversation_knowledge = page.knowledge
 
 
 def answer_settings(page: Page) -> tuple[str, int]:

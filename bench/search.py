@@ -107,26 +107,29 @@ def settings_for(db: str, **extra) -> Settings:
     return Settings(_env_file=None, store_uri=db, embedding_model="blend-offline", **extra)
 
 
-def build(db: str, vectors: np.ndarray, texts: list[str], name: str, **extra) -> None:
+def build(db: str, vectors: np.ndarray, texts: list[str], name: str, **extra) -> list[str]:
+    """The index, written as ingest writes it; returns the chunk ids, row for row."""
     store = Store(settings_for(db, **extra))
-    rows = (
+    rows = [
         chunk_row(Chunk(f"doc{i // 10}.md", "Bench", text, language(text)), "bench", vector)
         for i, (vector, text) in enumerate(zip(vectors, texts, strict=True))
-    )
+    ]
     meta = {"rag.embedding_model": name, "rag.chunking": "bench", "rag.langs": "en,zh"}
-    store.publish(rows, meta, vectors.shape[1])
+    store.publish(iter(rows), meta, vectors.shape[1])
     store.close()
+    return [row.id for row in rows]
 
 
 class Floor:
     """The same question's work with nothing around it: embedding, numpy, bm25s."""
 
-    def __init__(self, retriever: Retriever, vectors: np.ndarray, texts: list[str]):
+    def __init__(self, retriever: Retriever, vectors: np.ndarray, texts: list[str], ids: list[str]):
         import bm25s
 
         self.retriever = retriever
         langs = np.array([language(t) for t in texts])
         self.parts = {lang: vectors[langs == lang] for lang in ("en", "zh")}
+        self.ids = {lang: np.asarray(ids)[langs == lang] for lang in ("en", "zh")}
         self.bm25 = bm25s.BM25()
         self.bm25.index([tokens(t) for t in texts], show_progress=False)
 
@@ -140,6 +143,26 @@ class Floor:
             top[np.argsort(-scores[top])]
         if lexical:
             self.bm25.retrieve([tokens(query)], k=POOL, show_progress=False, n_threads=1)
+
+    def exact(self, query: str, k: int = 10) -> set[str]:
+        """The ids of each language's exact top k by the dense score (what recall is of)."""
+        r = self.retriever
+        vector = r.embedder.embed_queries([query])[0]
+        own, found = language(query), set()
+        for lang, part in self.parts.items():
+            scores = part @ np.asarray(r._weighted(vector, own, lang), dtype=np.float32)
+            found |= set(self.ids[lang][np.argsort(-scores)[:k]])
+        return found
+
+
+def recall(retriever: Retriever, floor: Floor, texts: list[str], k: int = 10) -> float:
+    """Share of each language's exact dense top k that the index's dense searches return."""
+    hit = total = 0
+    for text in texts:
+        exact = floor.exact(text, k)
+        found = {h.chunk_id for h in retriever.retrieve(text, k, access=ALL).dense}
+        hit, total = hit + len(exact & found), total + len(exact)
+    return hit / max(total, 1)
 
 
 def tokens(text: str) -> list[str]:
@@ -217,14 +240,16 @@ def run(sizes=SIZES) -> list[dict]:
         for size in sizes:
             vectors, texts = grow(real, base_texts, size)
             db = str(Path(tmp) / f"s{size}.db")
-            build(db, vectors, texts, embedder.name)
+            ids = build(db, vectors, texts, embedder.name)
             rss = serving_rss(db) if size >= 10_000 else {}
             retriever = Retriever(settings_for(db), embedder=embedder)
-            floor = Floor(retriever, vectors, texts)
+            floor = Floor(retriever, vectors, texts, ids)
             retriever.search(asked[0], 10, access=ALL)  # warm-up: load and first query
             ours = latencies(lambda q, r=retriever: r.search(q, 10, access=ALL), asked)
             base = latencies(floor.search, asked)
-            row = {"chunks": size, **summary(ours, base), "rss": rss}
+            row = {"chunks": size, **summary(ours, base), "rss": rss,
+                   "index": retriever.settings.index_type,
+                   "recall": recall(retriever, floor, asked)}  # fmt: skip
             if size == 10_000:
                 loaded = under_load(retriever, asked)
                 row["load_p50_ms"] = percentile(loaded, 50) * 1000
@@ -236,17 +261,19 @@ def run(sizes=SIZES) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| chunks | p50 ms | p95 ms | floor p50 ms | floor p95 ms | p50 / floor | "
-        f"{CLIENTS} clients p50 / p95 ms | serving RSS MB (imports / models / searching) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| chunks | index | p50 ms | p95 ms | floor p50 ms | floor p95 ms | p50 / floor | "
+        f"dense recall@10 | {CLIENTS} clients p50 / p95 ms | "
+        "serving RSS MB (imports / models / searching) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         load = f"{r['load_p50_ms']:.0f} / {r['load_p95_ms']:.0f}" if "load_p50_ms" in r else ""
         rss = " / ".join(f"{r['rss'][k]:.0f}" for k in r["rss"])
         lines.append(
-            f"| {r['chunks']:,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"| {r['chunks']:,} | {r['index']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
             f"{r['floor_p50_ms']:.1f} | {r['floor_p95_ms']:.1f} | "
-            f"{r['p50_ms'] / r['floor_p50_ms']:.2f}x | {load} | {rss if r['rss'] else ''} |"
+            f"{r['p50_ms'] / r['floor_p50_ms']:.2f}x | {r['recall']:.3f} | {load} | "
+            f"{rss if r['rss'] else ''} |"
         )
     return "\n".join(lines)
 

@@ -128,9 +128,9 @@ def run(size: int = 100_000) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         lite = str(Path(tmp) / "lite.db")
-        build(lite, vectors, texts, embedder.name, search_mode="dense")
+        ids = build(lite, vectors, texts, embedder.name, search_mode="dense")
         retriever = Retriever(settings_for(lite), embedder=embedder)
-        floor = Floor(retriever, vectors, texts)
+        floor = Floor(retriever, vectors, texts, ids)
         base_times = latencies(lambda q: floor.search(q, lexical=False), asked)
         floor_p50 = percentile(base_times, 50) * 1000
         floor_p95 = percentile(base_times, 95) * 1000

@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SETTING=VALUE",
         help="evaluate one more configuration, 'custom': the settings with these changes",
     )
+    parser.add_argument(
+        "--knowledge",
+        metavar="NAME",
+        help="score within one knowledge base: its questions, "
+        "searched only in it (the base's name: its top-level folder, or knowledge.toml's)",
+    )
     parser.add_argument("--out", type=Path, help="write per-question hits as JSON lines")
     parser.add_argument("--index-dir", type=Path, help="keep the indexes here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -65,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         configs = {name: CONFIGS[name] for name in (args.configs or CONFIGS)}
         if args.overrides:
             configs["custom"] = parse_overrides(args.overrides)
-        figures, rows = evaluate(sets, configs, args.k, load_settings(), args.index_dir)
+        figures, rows = evaluate(
+            sets, configs, args.k, load_settings(), args.index_dir, args.knowledge
+        )
     _write_rows(args.out, rows)
     if args.report:
         write_report(args.report, report(figures, configs, args.k, argv))

@@ -22,9 +22,9 @@ from evaluation.score import (
     is_hit,
     summarise,
 )
-from evaluation.sets import DevSet, document_language, load_questions
+from evaluation.sets import DevSet, Question, document_language, load_questions
 from ingest.jobs import run_ingest_job
-from retrieval.access import ALL
+from retrieval.access import ALL, Access
 from retrieval.refusal import judge, signals
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -71,8 +71,8 @@ def _env_for(settings: Settings, overrides: dict[str, object]) -> dict[str, str]
 class Runner:
     """Builds an index per (config, set) and scores every question against it."""
 
-    def __init__(self, base: Settings, index_dir: Path, k: int):
-        self.base, self.index_dir, self.k = base, index_dir, k
+    def __init__(self, base: Settings, index_dir: Path, k: int, knowledge: str | None = None):
+        self.base, self.index_dir, self.k, self.knowledge = base, index_dir, k, knowledge
         if base.embedding_cache is None:  # share vectors across configurations and sets
             self.base = base.updated(embedding_cache=index_dir / "vectors.sqlite")
 
@@ -89,7 +89,7 @@ class Runner:
     def _score(
         self, retriever: Retriever, settings: Settings, dev: DevSet, config: str
     ) -> list[Scored]:
-        questions = load_questions(dev.questions)
+        questions, access = self._within(retriever, dev, load_questions(dev.questions))
         chunks = list(retriever.store.passages())
         texts: dict[str, list[str]] = {}
         for c in chunks:
@@ -97,7 +97,7 @@ class Runner:
         doc_lang = {doc: document_language("\n".join(parts)) for doc, parts in texts.items()}
         results = []
         for q in tqdm(questions, desc=f"{dev.name}/{config}", unit="q", file=sys.stderr):
-            found = retriever.retrieve(q.question, self.k, access=ALL)
+            found = retriever.retrieve(q.question, self.k, access=access)
             flags = [is_hit(h, q) for h in found.hits]
             relevant = sum(is_hit(c, q) for c in chunks)
             gold_lang = doc_lang.get(q.doc, q.lang) if q.answerable else ""
@@ -110,6 +110,24 @@ class Runner:
                 )
             )  # fmt: skip
         return results
+
+    def _within(
+        self, retriever: Retriever, dev: DevSet, questions: list[Question]
+    ) -> tuple[list[Question], Access]:
+        """With a knowledge base chosen: its questions (those it holds the answer to, and the
+        unanswerable ones) and a search limited to it; else every question, everything."""
+        if not self.knowledge:
+            return questions, ALL
+        bases = retriever.store.documents_by_base(access=ALL)
+        if self.knowledge not in bases:
+            raise ValueError(
+                f"{dev.name} has no knowledge base {self.knowledge!r} (it has {sorted(bases)})"
+            )
+        inside = set(bases[self.knowledge])
+        kept = [q for q in questions if not q.answerable or q.doc in inside]
+        print(f"{dev.name}: {len(kept)} of {len(questions)} questions are about "
+              f"{self.knowledge!r}", file=sys.stderr)  # fmt: skip
+        return kept, ALL.within([self.knowledge])
 
 
 def per_question(dev: str, config: str, results: list[Scored]) -> list[dict]:
@@ -143,14 +161,16 @@ def evaluate(
     k: int,
     base: Settings,
     index_dir: Path | None = None,
+    knowledge: str | None = None,
 ) -> tuple[Figures, list[dict]]:
-    """Figures per set, configuration and question group, and the per-question hits."""
+    """Figures per set, configuration and question group, and the per-question hits (within
+    one knowledge base when `knowledge` names one)."""
     figures: Figures = {}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         folder = index_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        runner = Runner(base, folder, k)
+        runner = Runner(base, folder, k, knowledge)
         for dev in sets:
             for name, overrides in configs.items():
                 results = runner.run(name, overrides, dev)

@@ -129,4 +129,5 @@ def chunk_row(chunk: Chunk, doc_hash: str, vector: Sequence[float]) -> ChunkRow:
         lang=chunk.lang,
         pages=chunk.pages,
         groups=chunk.groups,
+        kb=chunk.kb,
     )

@@ -22,6 +22,7 @@ from ingest.split import split_markdown
 from ingest.syncstatus import IngestProgress, clear_progress, write_progress
 from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
+from retrieval.knowledge import GENERAL, Knowledge, load_knowledge
 from retrieval.settings import Settings
 from retrieval.store import SCHEMA_VERSION, ChunkRow, DocEntry, IndexInfo, Store, locate, meta_for
 from retrieval.types import Chunk, FailedFile, IngestReport
@@ -50,9 +51,10 @@ def exclusive_ingest(settings: Settings) -> Iterator[None]:
 class DocFile:
     path: str  # relative to the docs folder, '/'-separated
     text: str
-    hash: str  # of the bytes and the groups: a change of either re-splits (never re-embeds)
+    hash: str  # of the bytes, groups and base: a change of any re-splits (never re-embeds)
     groups: tuple[str, ...] = ("*",)
     encoding: str = "utf-8"  # what the file was read in (text, markdown, rst, HTML)
+    kb: str = GENERAL  # its knowledge base
 
 
 MAX_NAME_BYTES = 1_000  # a document's path in the index (Milvus field: 4,096 bytes)
@@ -88,7 +90,9 @@ def chunking_signature(settings: Settings) -> str:
     )
 
 
-def read_doc(path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",)) -> DocFile:
+def read_doc(
+    path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",), kb: str = GENERAL
+) -> DocFile:
     """Read and validate one document (any format with a reader) as markdown."""
     rel = path.relative_to(root).as_posix()
     resolved = path.resolve()
@@ -109,7 +113,9 @@ def read_doc(path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = (
     digest = hashlib.sha256(data)
     if groups != ("*",):
         digest.update(("\x00groups:" + ",".join(groups)).encode())
-    return DocFile(rel, str(text), digest.hexdigest(), groups, getattr(text, "encoding", "utf-8"))
+    digest.update(("\x00kb:" + kb).encode())
+    encoding = getattr(text, "encoding", "utf-8")
+    return DocFile(rel, str(text), digest.hexdigest(), groups, encoding, kb)
 
 
 def find_documents(
@@ -139,12 +145,14 @@ def scan(
     progress: Progress = _quiet,
     extensions: list[str] | None = None,
     rules: AccessRules | None = None,
+    knowledge: Knowledge | None = None,
 ) -> tuple[list[DocFile], list[FailedFile]]:
-    """Read every document with its groups; failures (and broken `.access` files) are
-    collected, never raised."""
+    """Read every document with its groups and knowledge base; failures (and broken
+    `.access` and knowledge files) are collected, never raised."""
     if not root.is_dir():
         raise DocError(f"docs folder not found: {root} (nothing was changed)")
     rules = rules or AccessRules(root)
+    knowledge = knowledge or load_knowledge(root)
     paths, failed = find_documents(root, extensions)
     docs = []
     for done, path in enumerate(paths, 1):
@@ -154,13 +162,15 @@ def scan(
             progress("files", done, len(paths))
             continue
         try:
-            docs.append(read_doc(path, root, max_bytes, rules.groups_for(rel)))
+            groups, kb = rules.groups_for(rel), knowledge.name_for(rel)
+            docs.append(read_doc(path, root, max_bytes, groups, kb))
         except DocError as exc:
             failed.append(FailedFile(rel, str(exc)))
         except Exception as exc:  # a converter's own bug on one file: report it, go on
             failed.append(FailedFile(rel, f"could not be converted ({type(exc).__name__}: {exc})"))
         progress("files", done, len(paths))
-    failed += [FailedFile(p.split(" ")[0], p) for p in dict.fromkeys(rules.problems)]
+    problems = [*dict.fromkeys(rules.problems), *knowledge.problems]
+    failed += [FailedFile(p.split(" ")[0], p) for p in problems]
     return docs, [FailedFile(printable(f.path), printable(f.error)) for f in failed]
 
 
@@ -222,7 +232,8 @@ def _ingest(
     hybrid = store.hybrid(settings.search_mode)  # before any work: 'hybrid' may not run here
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
     root, limit = Path(settings.docs_dir), int(settings.max_file_mb * 1e6)
-    docs, failed = scan(root, limit, progress, settings.doc_extensions, access_rules(settings))
+    rules, knowledge = access_rules(settings), settings.knowledge()
+    docs, failed = scan(root, limit, progress, settings.doc_extensions, rules, knowledge)
     signature = chunking_signature(settings)
     full = info is None or info.chunking != signature or info.schema != SCHEMA_VERSION
     if not full:
@@ -354,6 +365,6 @@ def _split_all(docs: list[DocFile], settings: Settings, progress: Progress) -> l
     chunks: list[Chunk] = []
     for done, doc in enumerate(docs, 1):
         pieces = split_markdown(doc.text, doc.path, settings.split_mode, **sizes)
-        chunks += [replace(c, groups=doc.groups) for c in pieces]
+        chunks += [replace(c, groups=doc.groups, kb=doc.kb) for c in pieces]
         progress("chunks", done, len(docs))
     return chunks

@@ -60,6 +60,7 @@ class Source:
     text: str
     cited: bool = False
     pages: str = ""  # where in a PDF the passage is ('3' or '3-4')
+    knowledge: str = ""  # the knowledge base it is in
 
     def as_dict(self) -> dict[str, object]:
         return {"n": self.n, "doc": self.doc, "heading": self.heading,
@@ -107,6 +108,11 @@ class Answer:
     #: ("wordless"), or gives figures or names its cited passages lack ("unverified"); ""
     #: when supported or not a written answer
     unsupported: str = ""
+    #: the knowledge bases the question was searched in (empty: all the asker may read)
+    knowledge: tuple[str, ...] = ()
+    #: a refusal's closest passages, (doc, heading) best first: not shown as sources, kept
+    #: for the admin's doc-gap report
+    looked_at: tuple[tuple[str, str], ...] = ()
 
     @property
     def cannot_answer(self) -> bool:
@@ -135,6 +141,8 @@ class Answer:
         values["sources"] = [Source(**s) for s in values.get("sources", [])]
         values["timings"] = Timings(**values.get("timings", {}))
         values["usage"] = Usage(**values.get("usage", {}))
+        values["knowledge"] = tuple(values.get("knowledge", ()))
+        values["looked_at"] = tuple(tuple(pair) for pair in values.get("looked_at", ()))
         return cls(**values)
 
     def stopped(self) -> Answer:
@@ -180,7 +188,7 @@ def standalone_query(
 
 def number_sources(hits: Sequence[Hit]) -> list[Source]:
     return [
-        Source(i, h.doc, h.heading, h.relevance, h.text, pages=h.pages)
+        Source(i, h.doc, h.heading, h.relevance, h.text, pages=h.pages, knowledge=h.kb)
         for i, h in enumerate(hits, 1)
     ]
 
@@ -275,12 +283,12 @@ def answer_question(
     model, lang = (chat.name if chat else ""), language(question)
     query = standalone_query(question, history, chat, settings)
     found = retriever.retrieve(query, k or settings.top_k, access=access)
-    clock = Clock(started, retrieved=time.perf_counter())
+    clock = Clock(started, retrieved=time.perf_counter(), knowledge=searched_in(access))
     verdict = judge(found, settings, with_model=chat is not None)
     if verdict.refuse:
-        refused = Answer(
-            cannot_answer(lang), model=model, query=query, status="refused", weak_match=True
-        )
+        closest = tuple((h.doc, h.heading) for h in found.hits)
+        refused = Answer(cannot_answer(lang), model=model, query=query, status="refused",
+                         weak_match=True, looked_at=closest)  # fmt: skip
         yield clock.stamp(refused)
         return
     if chat is None:
@@ -323,11 +331,12 @@ def _marked_weak(answer: Answer, weak: bool, lang: str) -> Answer:
 
 @dataclass
 class Clock:
-    """Times one answer: retrieval, first streamed token, total."""
+    """Times one answer (retrieval, first streamed token, total) and says where it looked."""
 
     started: float
     retrieved: float
     first: float = 0.0
+    knowledge: tuple[str, ...] = ()
 
     def saw(self, delta: Delta) -> Delta:
         self.first = self.first or time.perf_counter()
@@ -336,7 +345,12 @@ class Clock:
     def stamp(self, answer: Answer) -> Answer:
         ms = lambda t: round((t - self.started) * 1000, 1) if t else 0.0  # noqa: E731
         timings = Timings(ms(self.retrieved), ms(self.first), ms(time.perf_counter()))
-        return replace(answer, timings=timings)
+        return replace(answer, timings=timings, knowledge=self.knowledge)
+
+
+def searched_in(access: Access) -> tuple[str, ...]:
+    """The knowledge bases a search was pointed at (empty: all the reader may read)."""
+    return tuple(sorted(access.knowledge or ()))
 
 
 def _refuse(question: str, settings: Settings) -> str:

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompts import templates
+from retrieval.knowledge import Knowledge, load_knowledge
 
 EmbeddingChoice = Literal[
     "auto",
@@ -99,9 +100,16 @@ class Settings(BaseSettings):
         "docs", description="Alias that always names the live version of the index."
     )
     index_type: Literal["FLAT", "HNSW", "AUTOINDEX"] = Field(
-        "FLAT", description="Vector index type; FLAT is exact and fast enough below ~50k chunks."
+        "FLAT",
+        description=(
+            "Vector index type: FLAT (the default: exact under any filter, fast enough below "
+            "~50k chunks), HNSW (graph search; on Milvus Lite its recall falls when a search "
+            "carries a filter: the language, a user's groups, a knowledge base), AUTOINDEX."
+        ),
     )
-    hnsw_ef: int = Field(128, ge=1, description="HNSW search breadth (recall vs speed).")
+    hnsw_ef: int = Field(
+        128, ge=1, description="HNSW search breadth (recall vs speed; at least the pool size)."
+    )
 
     # --- embedding ---------------------------------------------------------------------------
     embedding_model: EmbeddingChoice = Field(
@@ -194,6 +202,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Folder -> groups that may read it (JSON, e.g. {"hr": ["hr"]}); an '
         "`.access` file in the folder wins; none up the tree means everyone.",
+    )
+    knowledge_file: Path | None = Field(
+        None,
+        description="The knowledge bases' names, titles and folders (TOML; default: "
+        "knowledge.toml in the docs folder; none: each top-level folder is one base).",
     )
     known_groups: list[str] = Field(
         default_factory=list,
@@ -415,6 +428,10 @@ class Settings(BaseSettings):
         if "://" in self.store_uri:
             return Path("data")
         return Path(self.store_uri).expanduser().resolve().parent
+
+    def knowledge(self) -> Knowledge:
+        """The knowledge bases of the docs folder (read afresh: a title edit shows at once)."""
+        return load_knowledge(Path(self.docs_dir), self.knowledge_file)
 
     def users_path(self) -> Path:
         return self.users_file or self.data_dir() / "users.jsonl"

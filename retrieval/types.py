@@ -21,6 +21,7 @@ class Chunk:
     lang: str = "en"  # the document's language ('zh' or 'en'): its partition of the index
     pages: str = ""  # page numbers in a converted PDF ('3' or '3-4'), else ''
     groups: tuple[str, ...] = ("*",)  # who may read it (see retrieval.access)
+    kb: str = ""  # its knowledge base (see retrieval.knowledge)
 
     @property
     def embed_text(self) -> str:
@@ -34,11 +35,13 @@ class Chunk:
 
     @property
     def id(self) -> str:
-        """Primary key: content hash of where the chunk lives, who may read it (a change of
-        groups makes new rows, swapped in atomically) and what it says."""
+        """Primary key: content hash of where the chunk lives, who may read it and in which
+        knowledge base (a change of either makes new rows, swapped in atomically) and what it
+        says."""
+        where = f"{self.doc}\x00{self.kb}" if self.kb else self.doc
         if self.groups == ("*",):
-            return sha256(f"{self.doc}\x00{self.embed_text}")
-        return sha256(f"{self.doc}\x00{','.join(self.groups)}\x00{self.embed_text}")
+            return sha256(f"{where}\x00{self.embed_text}")
+        return sha256(f"{where}\x00{','.join(self.groups)}\x00{self.embed_text}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Hit:
     standing: float = 0.0  # how far it stands out in the fused ranking (a z-score)
     pages: str = ""  # page numbers of a PDF passage
     lang: str = ""  # the passage's language ('en', 'zh'; empty on an index older than schema 5)
+    kb: str = ""  # the passage's knowledge base (empty on an index older than schema 6)
 
     @property
     def embed_text(self) -> str:

@@ -1,10 +1,13 @@
 """The docs over HTTP: an OpenAI-compatible API (`python -m server.api`).
 
-- `GET /v1/models`: the answer models (`RAG_LLM`, `RAG_LLM_CHOICES`) and `retrieval-only`;
+- `GET /v1/models`: the answer models (`RAG_LLM`, `RAG_LLM_CHOICES`) and `retrieval-only`,
+  then one `docs-qa/<name>` per knowledge base the caller may read (the first answer model,
+  searching only that base);
 - `POST /v1/chat/completions`, streaming (SSE) or not: the last user message is the question,
   earlier turns are its history; the answer cites sources, which come back in the extra
   top-level field `sources` (on the last chunk of a stream);
-- `POST /v1/search`: top-k passages with relevance, doc and heading paths, pages;
+- `POST /v1/search`: top-k passages with relevance, doc and heading paths, pages, base;
+- both POSTs take an optional `knowledge` list of base names: only those are searched;
 - `GET /healthz`, `GET /readyz`.
 
 Every /v1 call needs `Authorization: Bearer <key>`: a user's API key from the users file
@@ -33,14 +36,22 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from accounts.users import User, UsersFile, current_users, user_for_key
+from retrieval.access import Access
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from server.serving import open_served, passage_fields, source_fields
+from server.serving import (
+    ReadableBases,
+    UnknownKnowledgeError,
+    open_served,
+    passage_fields,
+    source_fields,
+)
 
 RETRIEVAL_ONLY = "retrieval-only"
+KNOWLEDGE_MODEL = "docs-qa/"  # + a knowledge base's name: a model that searches only it
 log = logging.getLogger("server.api")
 
 
@@ -72,11 +83,15 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(max_length=200)
     stream: bool = False
     k: int | None = Field(None, ge=1, le=50, description="passages per answer (extension)")
+    knowledge: list[str] | None = Field(
+        None, max_length=64, description="knowledge bases to search (extension; none: all)"
+    )
 
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4_000)
     k: int = Field(5, ge=1, le=50)
+    knowledge: list[str] | None = Field(None, max_length=64)
 
 
 class RateLimit:
@@ -107,6 +122,7 @@ class Service:
         self._retriever = retriever
         self.limit = RateLimit(settings.api_rate_per_minute)
         self._lock = threading.Lock()
+        self._bases: ReadableBases | None = None
 
     @property
     def retriever(self) -> Retriever:
@@ -120,6 +136,32 @@ class Service:
 
     def models(self) -> list[str]:
         return [*self.settings.model_choices(), RETRIEVAL_ONLY]
+
+    @property
+    def bases(self) -> ReadableBases:
+        retriever = self.retriever
+        with self._lock:
+            if self._bases is None:
+                self._bases = ReadableBases(retriever)
+            return self._bases
+
+    def scope(self, user: User, knowledge: list[str] | None) -> Access:
+        """What this call may search: the user's documents, within the bases asked for."""
+        try:
+            return self.bases.scope(user.access, knowledge)
+        except UnknownKnowledgeError as exc:
+            raise ApiError(404, str(exc), "invalid_request_error", "knowledge_not_found") from None
+
+    def resolve(self, model: str) -> tuple[str, list[str]]:
+        """(answer model, bases) a model id names: `docs-qa/<base>` is the first answer model
+        (retrieval-only without one) within that base."""
+        if model.startswith(KNOWLEDGE_MODEL):
+            return self.models()[0], [model.removeprefix(KNOWLEDGE_MODEL)]
+        if model not in self.models():
+            raise ApiError(
+                404, f"unknown model {model!r}", "invalid_request_error", "model_not_found"
+            )
+        return model, []
 
 
 def caller(request: Request) -> User:
@@ -151,19 +193,17 @@ def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 
 
 def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Found | Delta | Answer]:
-    if body.model not in service.models():
-        raise ApiError(
-            404, f"unknown model {body.model!r}", "invalid_request_error", "model_not_found"
-        )
+    model, bases = service.resolve(body.model)
+    access = service.scope(user, [*bases, *(body.knowledge or [])])
     question, history = question_and_history(body.messages)
     chat = None
-    if body.model != RETRIEVAL_ONLY:
+    if model != RETRIEVAL_ONLY:
         try:
-            chat = open_chat(service.settings, body.model)
+            chat = open_chat(service.settings, model)
         except LLMError as exc:
             raise ApiError(503, str(exc), "server_error") from None
     return answer_question(
-        question, history, service.retriever, chat, service.settings, body.k, access=user.access
+        question, history, service.retriever, chat, service.settings, body.k, access=access
     )
 
 
@@ -177,6 +217,7 @@ def completion(answer: Answer, model: str, reply_id: str) -> dict:
         "usage": usage_fields(answer),
         "sources": source_fields(answer), "status": answer.status,
         "weak_match": answer.weak_match, "unsupported": answer.unsupported,
+        "knowledge": list(answer.knowledge),
     }  # fmt: skip
 
 
@@ -243,9 +284,23 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/v1/models")
 def models(request: Request, user: Caller) -> dict:
+    service = service_of(request)
     data = [{"id": m, "object": "model", "created": 0, "owned_by": "docs-qa"}
-            for m in service_of(request).models()]  # fmt: skip
-    return {"object": "list", "data": data}
+            for m in service.models()]  # fmt: skip
+    return {"object": "list", "data": data + knowledge_models(service, user)}
+
+
+def knowledge_models(service: Service, user: User) -> list[dict]:
+    """One model per knowledge base the user may read, titled and described (extra fields
+    that clients such as Open WebUI show)."""
+    known = service.settings.knowledge()
+    rows = []
+    for name, count in service.bases.of(user.access).items():
+        base = known.base(name)
+        rows.append({"id": f"{KNOWLEDGE_MODEL}{name}", "object": "model", "created": 0,
+                     "owned_by": "docs-qa", "name": base.label(), "description": base.about(),
+                     "documents": count.docs})  # fmt: skip
+    return rows
 
 
 @router.post("/v1/search")
@@ -253,7 +308,8 @@ def search(request: Request, body: SearchRequest, user: Caller) -> dict:
     service = service_of(request)
     if service.settings.api_log_questions:
         log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
-    hits = service.retriever.search(body.query, body.k, access=user.access)
+    access = service.scope(user, body.knowledge)
+    hits = service.retriever.search(body.query, body.k, access=access)
     data = [passage_fields(h) for h in hits]
     return {"object": "list", "data": data}
 

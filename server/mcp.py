@@ -1,8 +1,9 @@
 """The docs as tools for assistants: an MCP server (the official `mcp` SDK) over the same
 answer pipeline and the same access rules as the chat and the API.
 
-Tools `search_docs(query, k)` and `ask_docs(question)`; the resource `docs://documents` lists
-the documents the caller may read. Two transports:
+Tools `search_docs(query, k, knowledge)` and `ask_docs(question, knowledge)` (`knowledge`: the
+names of the knowledge bases to search, none for all); the resource `docs://documents` lists
+the documents the caller may read, grouped by knowledge base. Two transports:
 
     python -m server.mcp                      # stdio, for a local assistant;
                                                         # the caller's key in DOCS_QA_API_KEY
@@ -19,7 +20,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from accounts.users import User, current_users, user_for_key
 from retrieval.access import Access
@@ -28,7 +30,7 @@ from retrieval.errors import UserError
 from retrieval.llm import LLMError, open_chat
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
-from server.serving import open_served, passage_fields, source_fields
+from server.serving import ReadableBases, open_served, passage_fields, source_fields
 
 KEY_ENV = "DOCS_QA_API_KEY"
 
@@ -38,15 +40,20 @@ class Docs:
 
     def __init__(self, settings: Settings, retriever: Retriever, who: Callable[[], User]):
         self.settings, self.retriever, self.who = settings, retriever, who
+        self.bases = ReadableBases(retriever)
 
-    def access(self) -> Access:
-        return self.who().access
+    def access(self, knowledge: list[str] | None = None) -> Access:
+        """The caller's documents, within the knowledge bases named (UserError for a base
+        they may not read, or that does not exist)."""
+        return self.bases.scope(self.who().access, knowledge)
 
-    def search(self, query: str, k: int = 5) -> list[dict]:
-        hits = self.retriever.search(query, max(1, min(k, 50)), access=self.access())
+    def search(self, query: str, k: int = 5, knowledge: list[str] | None = None) -> list[dict]:
+        access = self.access(knowledge)
+        hits = self.retriever.search(query, max(1, min(k, 50)), access=access)
         return [passage_fields(h) for h in hits]
 
-    def ask(self, question: str) -> dict:
+    def ask(self, question: str, knowledge: list[str] | None = None) -> dict:
+        access = self.access(knowledge)
         chat = None
         if self.settings.llm:
             try:
@@ -54,7 +61,7 @@ class Docs:
             except LLMError:
                 chat = None  # no usable model: the passages, as the chat does
         events = answer_question(
-            question, [], self.retriever, chat, self.settings, None, access=self.access()
+            question, [], self.retriever, chat, self.settings, None, access=access
         )
         final = [e for e in events if isinstance(e, Answer)][-1]
         sources = source_fields(final, with_text=False)
@@ -64,11 +71,18 @@ class Docs:
             "weak_match": final.weak_match,
             "unsupported": final.unsupported,
             "sources": sources,
+            "knowledge": list(final.knowledge),
         }
 
-    def documents(self) -> list[str]:
-        docs = {row["doc"] for row in self.retriever.store.rows(["doc"], self.access().condition())}
-        return sorted(docs)
+    def documents(self) -> list[dict]:
+        """The documents the caller may read, one entry per knowledge base."""
+        known = self.settings.knowledge()
+        found = self.retriever.store.documents_by_base(access=self.access())
+        return [
+            {"knowledge": name, "title": known.base(name).label(),
+             "description": known.base(name).about(), "documents": sorted(docs)}
+            for name, docs in found.items()
+        ]  # fmt: skip
 
 
 def user_of_key(settings: Settings, key: str) -> User:
@@ -84,19 +98,42 @@ def build(docs: Docs, **server_options):
     server = MCPServer(name="docs-qa", instructions="Search and ask the team's documents.",
                        **server_options)  # fmt: skip
 
-    @server.tool(description="Top passages for a query: doc, heading path, pages, relevance.")
-    def search_docs(query: str, k: int = 5) -> str:
-        return json.dumps(docs.search(query, k), ensure_ascii=False)
+    @server.tool(
+        description="Top passages for a query: doc, heading path, pages, relevance, knowledge "
+        "base. `knowledge`: names of knowledge bases to search (see docs://documents); "
+        "none searches all you may read."
+    )
+    def search_docs(query: str, k: int = 5, knowledge: list[str] | None = None) -> str:
+        with said_plainly():
+            return json.dumps(docs.search(query, k, knowledge), ensure_ascii=False)
 
-    @server.tool(description="Answer a question from the documents, citing its sources.")
-    def ask_docs(question: str) -> str:
-        return json.dumps(docs.ask(question), ensure_ascii=False)
+    @server.tool(
+        description="Answer a question from the documents, citing its sources. `knowledge`: "
+        "names of knowledge bases to search (see docs://documents); none searches all."
+    )
+    def ask_docs(question: str, knowledge: list[str] | None = None) -> str:
+        with said_plainly():
+            return json.dumps(docs.ask(question, knowledge), ensure_ascii=False)
 
-    @server.resource("docs://documents", description="The documents you may read.")
+    @server.resource(
+        "docs://documents", description="The documents you may read, by knowledge base."
+    )
     def documents() -> str:
         return json.dumps(docs.documents(), ensure_ascii=False)
 
     return server
+
+
+@contextmanager
+def said_plainly() -> Iterator[None]:
+    """A problem the caller can act on (an unknown knowledge base, a bad key) reaches them as
+    the tool's error text; the SDK hides other exceptions' messages."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    try:
+        yield
+    except UserError as exc:
+        raise ToolError(str(exc)) from None
 
 
 class KeyVerifier:

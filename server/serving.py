@@ -5,11 +5,57 @@ sources."""
 
 from __future__ import annotations
 
+import threading
+
+from retrieval.access import Access
 from retrieval.answer import Answer
+from retrieval.errors import UserError
 from retrieval.search import Retriever
 from retrieval.settings import Settings
-from retrieval.store import Store
+from retrieval.store import BaseCount, Store
 from retrieval.types import Hit
+
+MAX_CACHED = 256
+
+
+class UnknownKnowledgeError(UserError):
+    """A knowledge base that does not exist, or that the caller may not read (the same to them)."""
+
+
+class ReadableBases:
+    """The knowledge bases each reader may read, per index version (a reader's list costs a
+    pass over the rows they may read; it changes only when the index does)."""
+
+    def __init__(self, retriever: Retriever):
+        self.retriever = retriever
+        self._cache: dict[tuple[int, str], dict[str, BaseCount]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, access: Access) -> dict[str, BaseCount]:
+        info = self.retriever.store.info()
+        key = (info.version if info else 0, access.reader.key)
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = self.retriever.store.bases(access=access.reader)
+            with self._lock:
+                if len(self._cache) >= MAX_CACHED:
+                    self._cache.clear()
+                self._cache[key] = found
+        return found
+
+    def scope(self, access: Access, names: list[str] | tuple[str, ...] | None) -> Access:
+        """`access` within the named bases (none: all it may read); a name it may not read,
+        or that does not exist, is refused, never searched as nothing."""
+        if not names:
+            return access
+        readable = self.of(access)
+        unknown = sorted({n for n in names if n not in readable})
+        if unknown:
+            raise UnknownKnowledgeError(
+                f"unknown knowledge base(s) {unknown}; the ones you may search: {sorted(readable)}"
+            )
+        return access.within(names)
 
 
 def open_served(settings: Settings) -> tuple[str, Retriever]:
@@ -21,7 +67,7 @@ def open_served(settings: Settings) -> tuple[str, Retriever]:
 def passage_fields(hit: Hit) -> dict[str, object]:
     """A passage as the API and the MCP server return it."""
     return {"doc": hit.doc, "heading": hit.heading, "pages": hit.pages, "text": hit.text,
-            "relevance": round(hit.relevance, 4)}  # fmt: skip
+            "relevance": round(hit.relevance, 4), "knowledge": hit.kb}  # fmt: skip
 
 
 def source_fields(answer: Answer, with_text: bool = True) -> list[dict[str, object]]:
@@ -30,6 +76,7 @@ def source_fields(answer: Answer, with_text: bool = True) -> list[dict[str, obje
     rows = []
     for s in answer.sources:
         row = {"n": s.n, "doc": s.doc, "heading": s.heading, "pages": s.pages,
-               "relevance": round(s.relevance, 4), "cited": s.cited}  # fmt: skip
+               "relevance": round(s.relevance, 4), "cited": s.cited,
+               "knowledge": s.knowledge}  # fmt: skip
         rows.append({**row, "text": s.text} if with_text else row)
     return rows

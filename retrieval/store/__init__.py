@@ -12,7 +12,7 @@ imports pymilvus.
 
 from __future__ import annotations
 
-from retrieval.store.catalog import DocEntry, Section
+from retrieval.store.catalog import BaseCount, DocEntry, Section
 from retrieval.store.connect import MILVUS_ERRORS, Location, StoreError, locate
 from retrieval.store.live import same_model
 from retrieval.store.schema import SCHEMA_VERSION, ChunkRow, IndexInfo, ModelMismatchError, meta_for
@@ -26,6 +26,7 @@ class Store(Versions, Search):
 
 __all__ = [
     "MILVUS_ERRORS",
+    "BaseCount",
     "Lexical",
     "SCHEMA_VERSION",
     "Snapshot",

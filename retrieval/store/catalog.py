@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from retrieval.access import Access
+from retrieval.knowledge import GENERAL
 from retrieval.store.live import LiveIndex
 from retrieval.store.schema import PAGE_LIMIT, ROW_FIELDS, ChunkRow, IndexInfo, visible
 from retrieval.types import Hit
@@ -18,6 +19,14 @@ class DocEntry:
 
     doc_hash: str | None  # None when its rows disagree (an interrupted ingest): re-check it
     ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BaseCount:
+    """What a reader may read of one knowledge base."""
+
+    docs: int
+    chunks: int
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,27 @@ class Catalog(LiveIndex):
             docs.add(row["doc"])
             chunks += 1
         return len(docs), chunks
+
+    def bases(self, *, access: Access) -> dict[str, BaseCount]:
+        """knowledge base -> what `access` may read of it in the live version (whatever bases
+        the reader has chosen: this is the list to choose from)."""
+        found = self.documents_by_base(access=access)
+        return {kb: BaseCount(len(docs), sum(docs.values())) for kb, docs in found.items()}
+
+    def documents_by_base(self, *, access: Access) -> dict[str, dict[str, int]]:
+        """knowledge base -> {document: chunks} that `access` may read, whatever bases it has
+        chosen (one pass over those rows). An index from before knowledge bases (schema < 6)
+        is one base, GENERAL."""
+        live = self._live()
+        if live is None:
+            return {}
+        old = int(IndexInfo.from_properties(*live).schema or 0) < 6
+        found: dict[str, dict[str, int]] = {}
+        fields = ["doc"] if old else ["doc", "kb"]
+        for row in self.rows(fields, _restriction(live, access.reader), live):
+            docs = found.setdefault(GENERAL if old else row["kb"], {})
+            docs[row["doc"]] = docs.get(row["doc"], 0) + 1
+        return dict(sorted(found.items()))
 
     def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
         """The stored rows of these documents, as they are (for a rebuild that keeps them)."""
@@ -147,6 +177,5 @@ Live = tuple[str, dict[str, str]]  # (collection, properties) of the live versio
 def _restriction(live: Live | None, access: Access) -> str:
     """The filter for what `access` may read; none in an index from before groups (schema < 5),
     where everything is open to all."""
-    if live is None or int(IndexInfo.from_properties(*live).schema or 0) < 5:
-        return ""
-    return access.condition()
+    schema = 0 if live is None else int(IndexInfo.from_properties(*live).schema or 0)
+    return access.condition(knowledge=schema >= 6) if schema >= 5 else ""

@@ -13,7 +13,8 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from retrieval.store.connect import StoreError
 
-SCHEMA_VERSION = "5"  # 2: search_text + BM25; 3: added/removed versions; 4: lang; 5: pages, groups
+SCHEMA_VERSION = "6"  # 2: search_text + BM25; 3: added/removed versions; 4: lang; 5: pages, groups;
+# 6: kb (the knowledge base)
 NEVER = 2**62  # `removed` of a row that is still live
 TEXT_MAX_BYTES = 65_535
 PAGE_LIMIT = 10_000
@@ -54,6 +55,7 @@ class ChunkRow:
     lang: str
     pages: str = ""
     groups: tuple[str, ...] = ("*",)
+    kb: str = ""
 
     def entity(self, added: int) -> dict:
         """The row as Milvus stores it, live from version `added` on (made one batch at a time
@@ -65,7 +67,7 @@ class ChunkRow:
 
     @classmethod
     def from_entity(cls, row: dict) -> ChunkRow:
-        values = {name: row[name] for name in ROW_NAMES}
+        values = {name: row[name] for name in ROW_NAMES if name in row}
         return cls(**{**values, "groups": tuple(values["groups"])})
 
 
@@ -127,6 +129,7 @@ def create_collection(
     schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
     schema.add_field("lang", DataType.VARCHAR, max_length=8)
     schema.add_field("pages", DataType.VARCHAR, max_length=32)
+    schema.add_field("kb", DataType.VARCHAR, max_length=128)
     schema.add_field(
         "groups",
         DataType.ARRAY,

@@ -98,7 +98,9 @@ def scope(props: dict[str, str], info: IndexInfo, access: Access) -> tuple[str, 
     condition, fields = visible(props), tuple(OUTPUT_FIELDS)
     if int(info.schema or 0) < 5:
         return condition, tuple(OUTPUT_FIELDS_V4)
-    if restriction := access.condition():
+    if int(info.schema) >= 6:
+        fields = (*fields, "kb")
+    if restriction := access.condition(knowledge=int(info.schema) >= 6):
         condition = f"({condition}) and {restriction}"
     return condition, fields
 
@@ -137,4 +139,5 @@ def to_hit(row: dict) -> Hit:
         chunk_id=str(row.get("id", entity.get("id", ""))),
         pages=entity.get("pages") or "",
         lang=entity.get("lang") or "",
+        kb=entity.get("kb") or "",
     )

@@ -132,7 +132,8 @@ def test_an_old_file_is_migrated_forward_keeping_its_chats(tmp_path):
     db.commit()
     db.close()
     store = ChatStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+    assert store.get("ana", "c1").knowledge == ()  # v3: an old chat searches everything
     [message] = store.messages("ana", "c1")
     assert message.answer.answer == "old answer" and message.index_version == 0
     store.give_feedback("ana", message.id, 0, "old but wrong", NO_SOURCE)  # v2 table works
@@ -167,3 +168,15 @@ def test_feedback_export_is_read_by_the_eval_command(tmp_path):
     assert loaded["年假有几天"].doc is None and loaded["年假有几天"].lang == "zh"
     store.delete("ana", chat.id)
     assert len(store.feedback(only_down=True)) == 3  # the admin keeps what was sent
+
+
+def test_a_conversation_keeps_its_knowledge_bases_and_only_its_owner_changes_them(tmp_path):
+    store = ChatStore(tmp_path / "chats.sqlite")
+    chat = store.create("ana", "How much leave?", ("hr",))
+    assert store.get("ana", chat.id).knowledge == ("hr",)
+    assert not store.set_knowledge("bob", chat.id, ("it",))  # not bob's
+    assert store.set_knowledge("ana", chat.id, ("it", "hr"))
+    assert store.get("ana", chat.id).knowledge == ("hr", "it")
+    assert store.conversations("ana")[0].knowledge == ("hr", "it")
+    assert store.set_knowledge("ana", chat.id, ())
+    assert store.get("ana", chat.id).knowledge == ()

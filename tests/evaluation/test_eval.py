@@ -221,3 +221,28 @@ def test_bad_override_and_half_custom_set_are_one_line_errors():
     assert result.returncode == 2 and "no_such_setting" in result.stderr
     result = run_cli("-m", "evaluation", "--corpus", str(CORPUS))
     assert result.returncode == 2 and "--corpus and --qa go together" in result.stderr
+
+
+def test_a_set_scored_within_one_knowledge_base(tmp_path):
+    """--knowledge it: the questions about the it base (and the unanswerable ones), searched
+    only in it; a base the set does not have is a one-line error."""
+    out = tmp_path / "rows.jsonl"
+    questions = load_questions(QA)
+    result = run_cli(
+        "-m", "evaluation", "--corpus", str(CORPUS), "--qa", str(QA), "--k", "5",
+        "--config", "dense", "--knowledge", "it", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    about_it = [q for q in questions if q.doc is None or q.doc.startswith("it/")]
+    assert len(rows) == len(about_it) < len(questions)
+    assert all(h["doc"].startswith("it/") for row in rows for h in row["hits"])
+    answerable = [row for row in rows if row["answerable"]]
+    assert answerable and sum(row["first_hit"] is not None for row in answerable) >= 0.8 * len(
+        answerable
+    )
+    result = run_cli(
+        "-m", "evaluation", "--corpus", str(CORPUS), "--qa", str(QA), "--config", "dense",
+        "--knowledge", "no-such-base",
+    )  # fmt: skip
+    assert result.returncode == 2 and "no knowledge base 'no-such-base'" in result.stderr

@@ -147,6 +147,8 @@ def test_without_a_model_a_weak_match_shows_passages_under_a_plain_notice(corpus
     # the floor: nothing stands out and BM25 does not confirm it (no word in common)
     floor = run(corpus_index, settings.updated(refuse_below=99.0), question=NONSENSE)[1]
     assert floor.status == "refused" and floor.answer == CANNOT_ANSWER and not floor.sources
+    assert floor.looked_at and all(doc for doc, _ in floor.looked_at)  # for the gap report
+    assert Answer.from_record(floor.to_record()).looked_at == floor.looked_at
 
 
 def test_retrieval_only_mode(corpus_index):

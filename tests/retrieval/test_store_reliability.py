@@ -11,12 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ingest.split import split_markdown
 from retrieval.access import ALL
+from retrieval.knowledge import load_knowledge
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -42,10 +44,11 @@ def edition_docs(edition: str, names: list[str]) -> dict[str, str]:
 
 def chunk_ids(folder: Path) -> set[str]:
     """The chunk set an ingest from scratch of this folder would produce."""
-    ids = set()
+    ids, knowledge = set(), load_knowledge(folder)
     for path in sorted(folder.rglob("*.md")):
         rel = path.relative_to(folder).as_posix()
-        ids |= {c.id for c in split_markdown(path.read_text(encoding="utf-8"), rel)}
+        chunks = split_markdown(path.read_text(encoding="utf-8"), rel)
+        ids |= {replace(c, kb=knowledge.name_for(rel)).id for c in chunks}
     return ids
 
 

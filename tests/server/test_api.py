@@ -40,6 +40,10 @@ def api(tmp_path_factory, embedder, fake_llm):
     (docs / "vpn.md").write_text("# VPN\n\n## Reset\n\nReset the VPN password in the portal.\n")
     (docs / "hr" / ".access").write_text("hr\n")
     (docs / "hr" / "bands.md").write_text(f"# Salary bands\n\n## Band K\n\n{SECRET}\n")
+    (docs / "it").mkdir()
+    (docs / "it" / "printers.md").write_text(
+        "# Printers\n\n## Paper jams\n\nOpen tray 2 and pull the jammed paper out gently.\n"
+    )
     users = tmp / "users.jsonl"
     keys = {}
     for name, groups, admin in (("ana", (), True), ("bo", ("it",), False), ("cy", ("hr",), False)):
@@ -72,7 +76,8 @@ def client(api, who: str = "bo") -> openai.OpenAI:
 
 
 def test_models_and_a_plain_completion_with_sources(api):
-    assert [m.id for m in client(api).models.list()] == ["custom", "retrieval-only"]
+    listed = [m.id for m in client(api).models.list()]
+    assert listed == ["custom", "retrieval-only", "docs-qa/general", "docs-qa/it"]
     reply = client(api).chat.completions.create(
         model="custom", messages=[{"role": "user", "content": "How many days of annual leave?"}]
     )
@@ -213,3 +218,34 @@ def test_a_dropped_stream_leaks_no_thread(api, fake_llm):
     assert threading.active_count() <= baseline + 1
     assert httpx.get(f"{api['url']}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{api['url']}/readyz").json()["status"] == "ready"
+
+
+def test_knowledge_bases_are_models_and_a_filter_that_holds(api):
+    """bo may read general and it; cy also hr (closed to bo: not listed, not searchable)."""
+    cy = [m.id for m in client(api, "cy").models.list()]
+    assert "docs-qa/hr" in cy and "docs-qa/hr" not in [m.id for m in client(api).models.list()]
+    url, headers = f"{api['url']}/v1/search", {"Authorization": f"Bearer {api['keys']['bo']}"}
+    asked = {"query": "How many days of annual leave?", "k": 5}
+    everywhere = httpx.post(url, json=asked, headers=headers).json()["data"]
+    assert {p["knowledge"] for p in everywhere} == {"general", "it"}
+    within = httpx.post(url, json={**asked, "knowledge": ["it"]}, headers=headers).json()["data"]
+    assert within and {p["doc"] for p in within} == {"it/printers.md"}
+    refused = httpx.post(url, json={**asked, "knowledge": ["hr"]}, headers=headers)
+    assert refused.status_code == 404 and "hr" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["code"] == "knowledge_not_found"
+    turns = [
+        {"role": "user", "content": "What does band K pay?"},
+        {"role": "assistant", "content": "The Kestrel band K pays 91,500 euros."},
+        {"role": "user", "content": "And how many days of annual leave?"},
+    ]
+    reply = client(api, "cy").chat.completions.create(model="docs-qa/hr", messages=turns)
+    sources = reply.model_extra["sources"]
+    assert sources and {s["knowledge"] for s in sources} == {"hr"}
+    assert reply.model_extra["knowledge"] == ["hr"]
+    with pytest.raises(openai.NotFoundError):  # bo may not read hr: no such model for bo
+        client(api).chat.completions.create(model="docs-qa/hr", messages=turns[:1])
+    streamed = client(api).chat.completions.create(
+        model="custom", messages=turns[2:], stream=True, extra_body={"knowledge": ["it"]}
+    )
+    last = [chunk for chunk in streamed][-1]
+    assert {s["doc"] for s in last.model_extra["sources"]} <= {"it/printers.md"}

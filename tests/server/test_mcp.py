@@ -65,11 +65,19 @@ async def session_calls(session) -> dict:
     found = await session.call_tool("search_docs", {"query": "Kestrel salary band K", "k": 10})
     asked = await session.call_tool("ask_docs", {"question": "What does salary band K pay?"})
     listed = await session.read_resource("docs://documents")
+    leave = {"query": "How many days of leave do staff get?", "k": 10, "knowledge": ["hr"]}
+    in_hr = await session.call_tool("search_docs", leave)
+    in_general = await session.call_tool(
+        "ask_docs", {"question": "What does salary band K pay?", "knowledge": ["general"]}
+    )
     return {
         "tools": tools,
         "search": json.loads(found.content[0].text),
         "ask": json.loads(asked.content[0].text),
         "documents": json.loads(listed.contents[0].text),
+        "in_hr": None if in_hr.is_error else json.loads(in_hr.content[0].text),
+        "in_hr_error": in_hr.content[0].text if in_hr.is_error else "",
+        "in_general": json.loads(in_general.content[0].text),
     }
 
 
@@ -92,10 +100,16 @@ def test_stdio_tools_keep_to_the_callers_groups(served):
     bo = over_stdio(served, "bo")
     assert bo["tools"] == {"search_docs", "ask_docs"}
     assert all(row["doc"] != "hr/bands.md" for row in bo["search"])
-    assert bo["documents"] == ["leave.md"]
+    listed = [(b["knowledge"], b["documents"]) for b in bo["documents"]]
+    assert listed == [("general", ["leave.md"])]
     assert "91,500" not in json.dumps(bo["ask"])
+    assert bo["in_hr"] is None and "unknown knowledge base" in bo["in_hr_error"]
     cy = over_stdio(served, "cy")
-    assert cy["search"][0]["doc"] == "hr/bands.md" and "hr/bands.md" in cy["documents"]
+    assert cy["search"][0]["doc"] == "hr/bands.md"
+    assert {b["knowledge"]: b["documents"] for b in cy["documents"]}["hr"] == ["hr/bands.md"]
+    assert cy["in_hr"] and {row["doc"] for row in cy["in_hr"]} == {"hr/bands.md"}
+    assert cy["in_general"]["knowledge"] == ["general"]
+    assert "91,500" not in json.dumps(cy["in_general"])  # band K lives in hr, not general
 
 
 def test_streamable_http_with_api_keys(served):
