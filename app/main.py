@@ -1,7 +1,8 @@
 """The staff chat: `streamlit run app/main.py`. Thin pages over retrieval's answer pipeline.
 
 Every run: settings, then who is asking (the sign-in page stops the run), then the index and
-the chat store, then the page the URL names (the feedback page for admins only).
+the chat store, then the page the URL names (the feedback and doc-gap pages for admins
+only).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main() -> None:
         st.session_state.page = page  # what the page file reads
         pages.append(st.Page("feedback_page.py", title=t("feedback_page"),
                              url_path="feedback", icon=":material/reviews:"))  # fmt: skip
+        pages.append(st.Page("gaps_page.py", title=t("gaps_page"),
+                             url_path="gaps", icon=":material/troubleshoot:"))  # fmt: skip
     st.navigation(pages, position="top" if len(pages) > 1 else "hidden").run()
 
 

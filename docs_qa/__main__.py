@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("server.api", "the OpenAI-compatible HTTP API"),
     "mcp": ("server.mcp", "the MCP server (stdio or --http)"),
     "users": ("accounts.admin", "the users file: add, passwd, remove, list, keys"),
-    "feedback": ("accounts.feedback", "thumbs-down answers exported as eval questions"),
+    "feedback": ("accounts.feedback", "eval questions from thumbs-down; the doc-gap report"),
     "eval": ("evaluation.__main__", "retrieval quality on every dev set"),
 }
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"

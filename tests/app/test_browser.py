@@ -189,6 +189,64 @@ def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):
     assert json.loads(evaluated.stdout)  # the regression question was scored
 
 
+def test_a_picked_knowledge_base_holds_in_the_browser(app, browser):
+    """bo points a new chat at the IT base: the leave question finds nothing from the HR
+    handbook, the answer says where it searched, and a follow-up keeps to IT."""
+    from playwright.sync_api import expect
+
+    page = new_page(browser)
+    sign_in(page, app["url"], "bo")
+    page.get_by_role("button", name="New chat").click()
+    picker = page.get_by_test_id("stMultiSelect").filter(has_text="Search in")
+    picker.locator("input").click()
+    expect(page.get_by_role("option", name="IT help")).to_be_visible(timeout=30_000)
+    page.get_by_role("option", name="IT help").click()
+    page.keyboard.press("Escape")
+    ask(page, QUESTION)
+    expect(page.get_by_text("Searched in: IT help").first).to_be_visible(timeout=30_000)
+    ask(page, "And how do I reset my VPN password?")
+    expect(page.get_by_text("Searched in: IT help")).to_have_count(2, timeout=30_000)
+    listed = re.findall(r"^\[\d+\] (\S+)", page.inner_text("body"), re.MULTILINE)
+    assert listed and all(doc.startswith("it/") for doc in listed), listed
+    page.screenshot(path=str(ARTIFACTS / "chat-knowledge.png"), full_page=True)
+    clean(page)
+
+
+def test_the_doc_gap_page_groups_a_week_of_refusals(app, browser):
+    """A made-up week: staff asked about parking and pets in several wordings and the docs
+    had no answer; the admin's Doc gaps page shows each gap once, with its count."""
+    from playwright.sync_api import expect
+
+    from accounts.chats import ChatStore
+    from retrieval.answer import Answer
+
+    store = ChatStore(Path(app["env"]["RAG_CHAT_DB"]))
+    asked = [("bo", "Is there parking at the office?"), ("bo", "where can I park my car at work"),
+             ("ana", "Can staff park in the garage?"), ("bo", "Can I bring my dog to work?"),
+             ("ana", "can I bring my dog into the office")]  # fmt: skip
+    for user, question in asked:
+        chat = store.create(user, question)
+        refused = Answer("The docs do not say.", status="refused", weak_match=True,
+                         looked_at=(("handbook/remote-work.md", "Remote work"),))  # fmt: skip
+        store.add_message(user, chat.id, question, refused)
+    page = new_page(browser)
+    sign_in(page, app["url"], "ana")
+    page.get_by_role("link", name="Doc gaps").click()
+    expect(page.get_by_text("Questions the docs fell short on", exact=False)).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=60_000)
+    labels = page.get_by_test_id("stExpander").all_inner_texts()
+    counted = [
+        (int(m.group(1)), m.group(2)) for m in (re.search(r"(\d+) × (.+)", t) for t in labels) if m
+    ]
+    parking = [n for n, question in counted if "park" in question.lower()]
+    dogs = [n for n, question in counted if "dog" in question.lower()]
+    assert parking == [3] and dogs == [2], counted  # each gap once, with its count
+    page.screenshot(path=str(ARTIFACTS / "doc-gaps.png"), full_page=True)
+    clean(page)
+
+
 def test_stop_keeps_the_partial_answer(app, browser):
     from playwright.sync_api import expect
 
