@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 import numpy as np
@@ -231,7 +231,7 @@ def period(
 ) -> tuple[float, float]:
     """(start, end) in epoch seconds: from the start of `since` to the end of `until` (local
     days); without `until`, up to now; without `since`, `days` before the end."""
-    end = _day_start(until) + DAY_S if until else (now if now is not None else _now())
+    end = _day_start(until + timedelta(days=1)) if until else (now if now is not None else _now())
     start = _day_start(since) if since else end - days * DAY_S
     if start >= end:
         raise ValueError(f"the period starts ({since}) after it ends ({until}); swap the dates")

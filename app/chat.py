@@ -61,6 +61,7 @@ def open_conversation(page: Page) -> None:
     st.session_state.history = []
     st.session_state.conversation = None
     if not wanted:
+        st.session_state.knowledge_pick = []  # a new chat searches everything until picked
         return
     found = page.save(ChatStore.get, wanted)
     if found is None:

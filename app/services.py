@@ -111,11 +111,13 @@ def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[i
 def readable_bases(back: Backend, access, version: int) -> dict[str, BaseCount]:
     """knowledge base -> what this user may read of it: the list they choose from (a base
     with nothing they may read is never listed). Cached per groups and index version."""
-    return _readable_bases(back.uri, access.reader.key, version, _back=back, _access=access)
+    info = back.status()
+    where = f"{back.uri}/{info.collection if info else ''}"  # a full build: a new collection
+    return _readable_bases(where, access.reader.key, version, _back=back, _access=access)
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=256)
-def _readable_bases(uri: str, key: str, version: int, _back, _access) -> dict[str, BaseCount]:
+def _readable_bases(where: str, key: str, version: int, _back, _access) -> dict[str, BaseCount]:
     return _back.retriever.store.bases(access=_access)
 
 

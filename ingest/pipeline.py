@@ -264,7 +264,7 @@ def _ingest(
     )
     if not plan.idle:
         report.chunks_embedded = _execute(
-            plan, docs, entries, info, store, embedder, settings, progress
+            plan, docs, entries, info, store, embedder, settings, progress, knowledge
         )
         report.chunks_total = store.info().chunks
     report.seconds = round(time.perf_counter() - started, 3)
@@ -280,6 +280,7 @@ def _execute(
     embedder: Embedder,
     settings: Settings,
     progress: Progress,
+    knowledge: Knowledge,
 ) -> int:
     """Carry a plan out: split, embed what is new while writing what is embedded, publish one
     version. Returns the number of texts embedded."""
@@ -291,7 +292,8 @@ def _execute(
     meta = meta_for(embedder.name, chunking_signature(settings))
     langs = {c.lang for c in chunks}
     if plan.full:
-        kept = store.chunk_rows(set(plan.keep))
+        # rows kept as they are (a document unreadable now), in the base the rules give today
+        kept = [replace(r, kb=knowledge.name_for(r.doc)) for r in store.chunk_rows(set(plan.keep))]
         meta["rag.langs"] = _languages(langs | {row.lang for row in kept})
         store.publish(chain(kept, embedded.rows), meta, embedder.dim)
     else:

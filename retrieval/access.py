@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 EVERYONE = "*"
 ADMINS_ONLY = "!admins"
 GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-KNOWLEDGE_NAME = re.compile(r"^[\w][\w-]{0,31}$")  # a knowledge base (retrieval.knowledge)
+KNOWLEDGE_NAME = re.compile(r"\w[\w-]{0,31}")  # a knowledge base (retrieval.knowledge)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Access:
     def within(self, knowledge: Iterable[str] | None) -> Access:
         """This reader, asking only in these knowledge bases (none or empty: in all)."""
         chosen = frozenset(knowledge or ())
-        if bad := [name for name in chosen if not KNOWLEDGE_NAME.match(name)]:
+        if bad := [name for name in chosen if not KNOWLEDGE_NAME.fullmatch(name)]:
             raise ValueError(f"invalid knowledge base names {sorted(bad)}")
         return replace(self, knowledge=chosen or None)
 

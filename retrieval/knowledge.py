@@ -124,7 +124,7 @@ def _declared(table: dict, where: str) -> tuple[dict[str, KnowledgeBase], list[s
 
 
 def _entry_problem(name: str, entry: object) -> str:
-    if not KNOWLEDGE_NAME.match(name):
+    if not KNOWLEDGE_NAME.fullmatch(name):
         return "has an invalid name (letters, digits, '-' and '_', at most 32)"
     if not isinstance(entry, dict):
         return "is not a table"

@@ -155,6 +155,8 @@ class Service:
     def resolve(self, model: str) -> tuple[str, list[str]]:
         """(answer model, bases) a model id names: `docs-qa/<base>` is the first answer model
         (retrieval-only without one) within that base."""
+        if model in self.models():
+            return model, []
         if model.startswith(KNOWLEDGE_MODEL):
             return self.models()[0], [model.removeprefix(KNOWLEDGE_MODEL)]
         if model not in self.models():
@@ -252,7 +254,8 @@ async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]
                 yield chunk(reply_id, model, tail, finish_reason="stop",
                             sources=source_fields(event), status=event.status,
                             weak_match=event.weak_match, unsupported=event.unsupported,
-                            usage=usage_fields(event))  # fmt: skip
+                            usage=usage_fields(event),
+                            knowledge=list(event.knowledge))  # fmt: skip
         yield "data: [DONE]\n\n"
     finally:
         await anyio.to_thread.run_sync(events.close)
@@ -320,7 +323,7 @@ async def chat_completions(request: Request, body: ChatRequest, user: Caller):
     if service.settings.api_log_questions:
         asked = body.messages[-1].text() if body.messages else ""
         log.info(json.dumps({"user": user.name, "question": asked[:500]}, ensure_ascii=False))
-    events = events_for(service, body, user)
+    events = await anyio.to_thread.run_sync(events_for, service, body, user)  # may read Milvus
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if body.stream:
         return StreamingResponse(sse(events, body.model, reply_id), media_type="text/event-stream")

@@ -28,12 +28,13 @@ class ReadableBases:
 
     def __init__(self, retriever: Retriever):
         self.retriever = retriever
-        self._cache: dict[tuple[int, str], dict[str, BaseCount]] = {}
+        self._cache: dict[tuple[str, int, str], dict[str, BaseCount]] = {}
         self._lock = threading.Lock()
 
     def of(self, access: Access) -> dict[str, BaseCount]:
         info = self.retriever.store.info()
-        key = (info.version if info else 0, access.reader.key)
+        # a full build starts a new collection at version 1: the collection is part of the key
+        key = (info.collection if info else "", info.version if info else 0, access.reader.key)
         with self._lock:
             found = self._cache.get(key)
         if found is None:

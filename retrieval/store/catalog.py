@@ -114,10 +114,13 @@ class Catalog(LiveIndex):
 
     def chunk_rows(self, docs: set[str]) -> list[ChunkRow]:
         """The stored rows of these documents, as they are (for a rebuild that keeps them)."""
-        if not docs:
+        live = self._live()
+        if not docs or live is None:
             return []
         where = f"doc in {json.dumps(sorted(docs))}"
-        return [ChunkRow.from_entity(row) for row in self.rows(ROW_FIELDS, where)]
+        schema = int(IndexInfo.from_properties(*live).schema or 0)
+        fields = ROW_FIELDS if schema >= 6 else [f for f in ROW_FIELDS if f != "kb"]
+        return [ChunkRow.from_entity(row) for row in self.rows(fields, where, live)]
 
     def rows(self, fields: list[str], where: str = "", live: Live | None = None) -> Iterator[dict]:
         """Rows of the live version (optionally filtered), paged by id prefix; `live`: the

@@ -88,3 +88,37 @@ def test_a_chinese_folder_is_a_base_that_filters(small, embedder):
     assert bases(store)["人事"] == 1
     hits = Retriever(settings, store, embedder).search("年假", 5, access=ALL.within(["人事"]))
     assert [h.doc for h in hits] == ["人事/年假.md"]
+
+
+def test_an_index_from_before_knowledge_bases_upgrades_on_the_next_sync(
+    small, embedder, monkeypatch
+):
+    """A schema-5 index (no kb field): the next sync rebuilds it once without re-embedding,
+    keeping a document that cannot be read now, in the base the rules give it."""
+    import pymilvus
+
+    from ingest import pipeline
+    from retrieval.store import schema
+
+    settings, store, docs = small
+    with monkeypatch.context() as old:
+        add_field, entity = pymilvus.CollectionSchema.add_field, schema.ChunkRow.entity
+
+        def without_kb(self, name, *args, **kwargs):
+            return self if name == "kb" else add_field(self, name, *args, **kwargs)
+
+        def entity_without_kb(self, added):
+            return {k: v for k, v in entity(self, added).items() if k != "kb"}
+
+        old.setattr(pymilvus.CollectionSchema, "add_field", without_kb)
+        old.setattr(schema.ChunkRow, "entity", entity_without_kb)
+        old.setattr(schema, "SCHEMA_VERSION", "5")
+        old.setattr(pipeline, "SCHEMA_VERSION", "5")
+        ingest(settings, store, embedder)
+    assert store.info().schema == "5" and bases(store) == {GENERAL: 4}  # one base, before
+    (docs / "eng" / "deploy.md").write_text("")  # unreadable now: its rows are kept
+    report = ingest(settings, store, embedder)
+    assert report.chunks_embedded == 0 and store.info().schema == "6"
+    assert bases(store) == {"eng": 1, "hr": 1, "it": 1, "office": 1}
+    hits = Retriever(settings, store, embedder).search("deploys", 3, access=ALL.within(["eng"]))
+    assert [h.doc for h in hits] == ["eng/deploy.md"]

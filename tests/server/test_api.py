@@ -249,3 +249,4 @@ def test_knowledge_bases_are_models_and_a_filter_that_holds(api):
     )
     last = [chunk for chunk in streamed][-1]
     assert {s["doc"] for s in last.model_extra["sources"]} <= {"it/printers.md"}
+    assert last.model_extra["knowledge"] == ["it"]
