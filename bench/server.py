@@ -34,7 +34,7 @@ from retrieval.types import Chunk
 
 MILVUS_SERVER = Path(sys.executable).with_name("milvus-server")
 TOKEN = "root:Milvus"
-EFS = (16, 32, 64, 128, 256, 512)
+EFS = (64, 128, 256, 512, 1024, 2048, 4096)
 
 
 def settings_for(uri: str, **extra) -> Settings:
