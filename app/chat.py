@@ -50,6 +50,19 @@ class Page:
             return None
 
 
+def admin_page(page: Page, title: str) -> bool:
+    """An admins' page: its title, and whether it can go on. Others are stopped here too (a
+    page is never trusted to be hidden); without the chat store it says so and cannot."""
+    st.title(title)
+    if not page.user.admin:
+        st.error(t("admins_only"))
+        st.stop()
+    if page.chats is None:
+        st.warning(t("history_unavailable", error=st.session_state.get("history_error", "")))
+        return False
+    return True
+
+
 # --- conversation state -----------------------------------------------------------------------
 
 

@@ -8,17 +8,12 @@ from datetime import datetime
 import streamlit as st
 
 from accounts.chats import regression_questions
-from app.chat import Page
+from app.chat import Page, admin_page
 from app.i18n import t
 
 
 def render(page: Page) -> None:
-    st.title(t("feedback_page"))
-    if not page.user.admin:  # checked here too: a page is never trusted to be hidden
-        st.error(t("admins_only"))
-        st.stop()
-    if page.chats is None:
-        st.warning(t("history_unavailable", error=st.session_state.get("history_error", "")))
+    if not admin_page(page, t("feedback_page")):
         return
     only_down = st.toggle(t("only_down"), value=True, key="only_down")
     items = page.chats.feedback(only_down=only_down)

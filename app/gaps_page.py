@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from accounts import gaps
-from app.chat import Page
+from app.chat import Page, admin_page
 from app.i18n import t
 from app.views import plain
 
@@ -17,12 +17,7 @@ NOT_IN_DOCS = "\0not-in-docs"  # the pick "the docs should not answer it"
 
 
 def render(page: Page) -> None:
-    st.title(t("gaps_page"))
-    if not page.user.admin:  # checked here too: a page is never trusted to be hidden
-        st.error(t("admins_only"))
-        st.stop()
-    if page.chats is None:
-        st.warning(t("history_unavailable", error=st.session_state.get("history_error", "")))
+    if not admin_page(page, t("gaps_page")):
         return
     st.caption(t("gaps_about"))
     since, until = chosen_period()

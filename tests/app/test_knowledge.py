@@ -8,9 +8,9 @@ import pytest
 
 from accounts.chats import ChatStore
 from accounts.users import Account, User, hash_password, save_account
-from tests.app.conftest import APP, ask, doc_count, texts
+from tests.app.conftest import ask, doc_count, texts
+from tests.app.test_chat import PASSWORD, sign_in
 
-PASSWORD = "correct horse battery"
 HR_DOCS = ("handbook/", "onboarding/")  # the hr base of docs_corpus/knowledge.toml
 
 
@@ -23,20 +23,6 @@ def users(env, monkeypatch, tmp_path):
     monkeypatch.setenv("RAG_USERS_FILE", str(path))
     env("chat")
     return path
-
-
-def sign_in(name: str, chat: str | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=120)
-    if chat:
-        at.query_params["chat"] = chat
-    at.run()
-    at.text_input[0].input(name)
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click().run()
-    assert not at.exception and at.chat_input, texts(at.error)
-    return at
 
 
 def picker(at):
