@@ -62,6 +62,8 @@ def test_an_edit_and_a_deletion_arrive_within_five_seconds(watching):
     )
     (docs / "team" / "page2.md").unlink()
     wait_until(lambda: "team/page2.md" not in docs_in(store))
+    # the sync's record is written just after its version is published: wait for it too
+    wait_until(lambda: getattr(read_status(settings), "removed", 0) == 1)
     status = read_status(settings)
     assert status.ok and status.removed == 1 and status.mode == "watch"
 
