@@ -210,8 +210,8 @@ def test_a_picked_knowledge_base_holds_in_the_browser(app, browser):
     from playwright.sync_api import expect
 
     page = new_page(browser)
-    sign_in(page, app["url"], "bo")
-    page.get_by_role("button", name="New chat").click()
+    sign_in(page, app["url"], "bo")  # a new session opens on a new chat
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
     picker = page.get_by_test_id("stMultiSelect").filter(has_text="Search in")
     choose(page, picker, page.get_by_role("option", name="IT help"))
     page.keyboard.press("Escape")
