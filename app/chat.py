@@ -227,8 +227,7 @@ def searched_in(page: Page, answer: Answer) -> None:
     """Which knowledge bases an answer came from, when it was pointed at some."""
     if not answer.knowledge:
         return
-    settings, lang = page.settings, ui_language()
-    known = services.knowledge(settings, str(settings.docs_dir), str(settings.knowledge_file))
+    known, lang = services.knowledge(page.settings), ui_language()
     names = ", ".join(known.base(name).label(lang) for name in answer.knowledge)
     st.caption(t("searched_in", names=views.plain(names)))
 

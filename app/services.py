@@ -108,12 +108,12 @@ def _visible_counts(uri: str, key: str, version: int, _back, _access) -> tuple[i
     return _back.retriever.store.counts(access=_access)
 
 
-def readable_bases(back: Backend, access, version: int) -> dict[str, BaseCount]:
+def readable_bases(back: Backend, access, info: IndexInfo) -> dict[str, BaseCount]:
     """knowledge base -> what this user may read of it: the list they choose from (a base
-    with nothing they may read is never listed). Cached per groups and index version."""
-    info = back.status()
-    where = f"{back.uri}/{info.collection if info else ''}"  # a full build: a new collection
-    return _readable_bases(where, access.reader.key, version, _back=back, _access=access)
+    with nothing they may read is never listed). Cached per groups and index version (and
+    collection: a full build starts a new one at version 1)."""
+    where = f"{back.uri}/{info.collection}"
+    return _readable_bases(where, access.reader.key, info.version, _back=back, _access=access)
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=256)
@@ -121,9 +121,13 @@ def _readable_bases(where: str, key: str, version: int, _back, _access) -> dict[
     return _back.retriever.store.bases(access=_access)
 
 
-@st.cache_data(ttl=10, show_spinner=False)
-def knowledge(_settings: Settings, docs_dir: str, path: str) -> Knowledge:
+def knowledge(settings: Settings) -> Knowledge:
     """The knowledge bases' titles (re-read every few seconds: a title edit needs no sync)."""
+    return _knowledge(str(settings.docs_dir), str(settings.knowledge_file), _settings=settings)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _knowledge(docs_dir: str, path: str, _settings: Settings) -> Knowledge:
     return _settings.knowledge()
 
 

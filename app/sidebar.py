@@ -82,11 +82,10 @@ def knowledge_picker(page: Page) -> None:
     info = page.back.status()
     if info is None:
         return
-    bases = services.readable_bases(page.back, page.user.access, info.version)
+    bases = services.readable_bases(page.back, page.user.access, info)
     if len(bases) < 2:
         return
-    settings, lang = page.settings, ui_language()
-    known = services.knowledge(settings, str(settings.docs_dir), str(settings.knowledge_file))
+    known, lang = services.knowledge(page.settings), ui_language()
     picked = [b for b in st.session_state.get("knowledge_pick", []) if b in bases]
     st.session_state.knowledge_pick = picked  # a base gone from the index (or closed) drops
     chosen = st.multiselect(

@@ -104,7 +104,7 @@ class Catalog(LiveIndex):
         live = self._live()
         if live is None:
             return {}
-        old = int(IndexInfo.from_properties(*live).schema or 0) < 6
+        old = _schema(live) < 6
         found: dict[str, dict[str, int]] = {}
         fields = ["doc"] if old else ["doc", "kb"]
         for row in self.rows(fields, _restriction(live, access.reader), live):
@@ -118,8 +118,7 @@ class Catalog(LiveIndex):
         if not docs or live is None:
             return []
         where = f"doc in {json.dumps(sorted(docs))}"
-        schema = int(IndexInfo.from_properties(*live).schema or 0)
-        fields = ROW_FIELDS if schema >= 6 else [f for f in ROW_FIELDS if f != "kb"]
+        fields = ROW_FIELDS if _schema(live) >= 6 else [f for f in ROW_FIELDS if f != "kb"]
         return [ChunkRow.from_entity(row) for row in self.rows(fields, where, live)]
 
     def rows(self, fields: list[str], where: str = "", live: Live | None = None) -> Iterator[dict]:
@@ -180,5 +179,10 @@ Live = tuple[str, dict[str, str]]  # (collection, properties) of the live versio
 def _restriction(live: Live | None, access: Access) -> str:
     """The filter for what `access` may read; none in an index from before groups (schema < 5),
     where everything is open to all."""
-    schema = 0 if live is None else int(IndexInfo.from_properties(*live).schema or 0)
+    schema = _schema(live)
     return access.condition(knowledge=schema >= 6) if schema >= 5 else ""
+
+
+def _schema(live: Live | None) -> int:
+    """The schema version of a resolved live version (0: none, or from before versions)."""
+    return 0 if live is None else int(IndexInfo.from_properties(*live).schema or 0)
