@@ -107,6 +107,9 @@ def ask(page, question: str, wait_done: bool = True, done: str = "first token") 
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stChatInputTextArea")
+    # A rerun that changes the input's label (the language switch) shows the old box beside
+    # the new one until it ends.
+    expect(box).to_have_count(1, timeout=30_000)
     box.fill(question)
     box.press("Enter")
     if wait_done:
