@@ -23,14 +23,23 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import free_port, percentile
-from bench.search import REAL, Floor, base_vectors, build, grow, latencies, questions, sentences
+from bench.search import (
+    REAL,
+    Floor,
+    base_vectors,
+    bench_chunk,
+    build,
+    grow,
+    latencies,
+    questions,
+    sentences,
+)
 from ingest.embed import chunk_row
 from retrieval.access import ALL
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.tokens import language
-from retrieval.types import Chunk
 
 MILVUS_SERVER = Path(sys.executable).with_name("milvus-server")
 TOKEN = "root:Milvus"
@@ -90,8 +99,7 @@ def wait_indexed(uri: str, timeout_s: float = 1800) -> None:
 
 
 def row_ids(texts: list[str]) -> np.ndarray:
-    return np.array([chunk_row(Chunk(f"doc{i // 10}.md", "Bench", t, language(t)), "", []).id
-                     for i, t in enumerate(texts)])  # fmt: skip
+    return np.array([chunk_row(bench_chunk(i, t), "bench", []).id for i, t in enumerate(texts)])
 
 
 def recall(retriever: Retriever, vectors, texts, asked: list[str]) -> float:

@@ -2,8 +2,11 @@
 
 A chunk's `groups` lists the groups that may read it; EVERYONE marks a folder open to all, and
 ADMINS_ONLY a folder closed by a broken `.access` file (no user has that group; admins read
-everything because their searches carry no group filter). The filter is a Milvus expression,
-applied inside Milvus on dense and BM25 search alike, never after the fact in Python.
+everything because their searches carry no group filter). The rule is written here twice, side
+by side: as a Milvus expression (`condition`), applied inside Milvus on dense and BM25 search
+alike, and as a predicate (`allows`) for the copy of the vectors a serving process holds
+(retrieval/store/resident.py), applied before any row is scored. Neither is ever applied after
+the fact to a ranking; a test holds the two to the same rows on a real index.
 """
 
 from __future__ import annotations
@@ -64,6 +67,13 @@ class Access:
         if knowledge and self.knowledge is not None:
             parts.append(f"kb in {json.dumps(sorted(self.knowledge), ensure_ascii=False)}")
         return " and ".join(parts)
+
+    def allows(self, groups: tuple[str, ...], kb: str) -> bool:
+        """Whether a row readable by `groups`, in knowledge base `kb`, is visible to this
+        search: what `condition()` selects, for one row."""
+        if self.groups is not None and not ({EVERYONE, *self.groups} & set(groups)):
+            return False
+        return self.knowledge is None or kb in self.knowledge
 
 
 ALL = Access.everything()

@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     hnsw_ef: int = Field(
         128, ge=1, description="HNSW search breadth (recall vs speed; at least the pool size)."
     )
+    resident_max_chunks: int = Field(
+        50_000,
+        ge=0,
+        description=(
+            "A process that searches holds the live version's vectors in memory up to this "
+            "many chunks (about 5 MB a thousand chunks at 1280-d, plus their text) and runs "
+            "dense search there, exact, without a round trip to Milvus; read in the background "
+            "after each new version, Milvus answers meanwhile. 0: always search in Milvus."
+        ),
+    )
 
     # --- embedding ---------------------------------------------------------------------------
     embedding_model: EmbeddingChoice = Field(

@@ -31,7 +31,9 @@ ALLOWED = {
 OURS = set(ALLOWED) | {"tests"}
 PRODUCT = [p for p in ALLOWED if p != "bench"]
 # Inside the store package, each part imports only the parts before it.
-STORE_ORDER = ["local_server", "connect", "schema", "live", "catalog", "versions", "search"]
+STORE_ORDER = [
+    "local_server", "connect", "schema", "live", "catalog", "versions", "resident", "search",
+]  # fmt: skip
 
 
 def imports(path) -> set[str]:

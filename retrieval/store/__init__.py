@@ -7,6 +7,7 @@ imports pymilvus.
     live.py          the live collection behind the alias, model check
     catalog.py       reading: documents, rows, stored vectors
     versions.py      writing: full builds, incremental versions, recovery
+    resident.py      the live version's vectors held in the serving process, searched exactly
     search.py        dense and BM25 search
 """
 

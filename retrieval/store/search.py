@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from pymilvus import MilvusClient
 
 from retrieval.access import Access
+from retrieval.settings import Settings
 from retrieval.store.connect import StoreError
 from retrieval.store.live import LiveIndex
+from retrieval.store.resident import Holder, Key, Resident
 from retrieval.store.schema import OUTPUT_FIELDS, OUTPUT_FIELDS_V4, IndexInfo, visible
 from retrieval.types import Hit
 
@@ -23,10 +26,21 @@ class Snapshot:
     condition: str  # the version's visible rows, and the rows the asking user may read
     info: IndexInfo
     fields: tuple[str, ...] = tuple(OUTPUT_FIELDS)
+    access: Access | None = None  # who asks (None: an index too old for a resident copy)
+    visible: str = ""  # the version's visible rows alone
+
+    @property
+    def key(self) -> Key:
+        return Key(self.collection, self.visible)
 
 
 class Search(LiveIndex):
-    """The query side of the store."""
+    """The query side of the store: dense search from the resident copy of the live version
+    when it is in memory (retrieval/store/resident.py), from Milvus otherwise; BM25 in Milvus."""
+
+    def __init__(self, settings: Settings, client: MilvusClient | None = None):
+        super().__init__(settings, client)
+        self.resident = Holder(self.client, settings.resident_max_chunks)
 
     def snapshot(self, *, access: Access) -> Snapshot:
         """The live version now, as `access` may see it; pass it to several searches so they
@@ -34,7 +48,13 @@ class Search(LiveIndex):
         name, props = self._loaded_live("the index is empty: run `python -m ingest` first")
         info = IndexInfo.from_properties(name, props)
         condition, fields = scope(props, info, access)
-        return Snapshot(name, condition, info, fields)
+        held = access if int(info.schema or 0) >= 6 else None  # groups and kb on every row
+        return Snapshot(name, condition, info, fields, held, visible(props))
+
+    def wait_resident(self, at: Snapshot, timeout: float = 120.0) -> Resident | None:
+        """Read version `at` into memory now and wait for it (benchmarks and tests); None when
+        it is larger than RAG_RESIDENT_MAX_CHUNKS, or the copy is off."""
+        return self.resident.wait(at.key, timeout) if at.access is not None else None
 
     def forget_loaded(self) -> None:
         """After a failed search: another process may have switched the alias and dropped
@@ -70,6 +90,9 @@ class Search(LiveIndex):
         return found[0]
 
     def _dense(self, at: Snapshot, vector: list[float], k: int, lang: str) -> list[Hit]:
+        copy = self.resident.get(at.key) if at.access is not None else None
+        if copy is not None:
+            return copy.search(vector, k, at.access, lang)
         where = f'lang == "{plain(lang)}"' if lang else ""
         rows = self._query(at, vector, "vector", k, self._dense_params(k), list(at.fields), where)
         return [to_hit(row) for row in rows]

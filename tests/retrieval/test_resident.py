@@ -1,0 +1,145 @@
+"""The resident copy: dense search from the vectors a process holds gives what Milvus gives, to
+every reader, in every language, version after version (real Milvus Lite, random vectors)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from retrieval.access import ADMINS_ONLY, ALL, EVERYONE, Access
+from retrieval.settings import Settings
+from retrieval.store import ChunkRow, Store
+
+DIM = 16
+GROUPS = [(EVERYONE,), ("hr",), ("eng",), ("hr", "eng"), (ADMINS_ONLY,)]
+BASES = ["hr", "it", "general"]
+READERS = [
+    ALL,
+    Access.of([]),
+    Access.of(["hr"]),
+    Access.of(["eng", "sales"]),
+    Access.of(["hr"]).within(["it"]),
+    Access.of(["eng"]).within(["hr", "general"]),
+    ALL.within(["it"]),
+    Access.of(["nobody"]).within(["none-such"]),
+]
+
+
+def rows(n: int, seed: int, prefix: str) -> list[ChunkRow]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [
+        ChunkRow(
+            id=f"{prefix}{i}",
+            doc=f"{prefix}doc{i // 4}.md",
+            heading=f"Section {i}",
+            text=f"passage {prefix}{i}",
+            text_hash=f"t{prefix}{i}",
+            doc_hash=f"d{prefix}{i // 4}",
+            vector=vectors[i],
+            search_text=f"passage {prefix}{i}",
+            lang="zh" if i % 3 == 0 else "en",
+            pages="2" if i % 5 == 0 else "",
+            groups=GROUPS[i % len(GROUPS)],
+            kb=BASES[i % len(BASES)],
+        )
+        for i in range(n)
+    ]
+
+
+def store(tmp_path, **extra) -> Store:
+    return Store(Settings(_env_file=None, store_uri=str(tmp_path / "milvus.db"), **extra))
+
+
+def milvus_only(tmp_path) -> Store:
+    return store(tmp_path, resident_max_chunks=0)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("resident")
+    writer = store(tmp)
+    writer.publish(iter(rows(240, 1, "a")), {"rag.embedding_model": "random"}, DIM)
+    writer.close()
+    return tmp
+
+
+def queries(n: int = 6) -> list[list[float]]:
+    rng = np.random.default_rng(9)
+    found = rng.normal(size=(n, DIM)).astype(np.float32)
+    return (found / np.linalg.norm(found, axis=1, keepdims=True)).tolist()
+
+
+def compare(copy_side: Store, milvus_side: Store, k: int) -> int:
+    """Every reader, language and query: the same hits, in the same order, with the same
+    scores and fields. Returns how many hits were compared."""
+    compared = 0
+    for reader, lang, vector in itertools.product(READERS, ["", "en", "zh"], queries()):
+        at = copy_side.snapshot(access=reader)
+        there = milvus_side.dense_search(vector, k, milvus_side.snapshot(access=reader), lang)
+        here = copy_side.dense_search(vector, k, at, lang)
+        assert [h.chunk_id for h in here] == [h.chunk_id for h in there], (reader, lang)
+        for a, b in zip(here, there, strict=True):
+            assert a.score == pytest.approx(b.score, abs=1e-5)
+            assert (a.doc, a.heading, a.text, a.pages, a.lang, a.kb) == (
+                b.doc, b.heading, b.text, b.pages, b.lang, b.kb,
+            )  # fmt: skip
+        compared += len(here)
+    return compared
+
+
+def test_the_copy_finds_what_milvus_finds_for_every_reader(index):
+    ours, theirs = store(index), milvus_only(index)
+    try:
+        at = ours.snapshot(access=ALL)
+        copy = ours.wait_resident(at)
+        assert copy is not None and len(copy.ids) == 240 and copy.vectors.shape == (240, DIM)
+        assert ours.resident.get(at.key) is copy  # what dense_search now reads
+        assert compare(ours, theirs, 10) > 0
+        # With k above every reader's share, both return exactly the rows the filter admits.
+        assert compare(ours, theirs, 300) > 0
+        nothing = ours.dense_search(queries()[0], 10, ours.snapshot(access=READERS[-1]))
+        assert nothing == []
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_new_version_is_read_again_and_searched_in_milvus_meanwhile(tmp_path):
+    ours = store(tmp_path)
+    try:
+        ours.publish(iter(rows(60, 2, "a")), {"rag.embedding_model": "random"}, DIM)
+        first = ours.snapshot(access=ALL)
+        assert ours.wait_resident(first) is not None
+        added = rows(30, 3, "b")
+        retired = [f"a{i}" for i in range(0, 60, 2)]
+        ours.apply(added, retired, {}, {"rag.embedding_model": "random"})
+        second = ours.snapshot(access=ALL)
+        assert second.key != first.key
+        # The old copy is not the new version's: the next searches go to Milvus, and are right.
+        found = ours.dense_search(queries()[0], 100, second)
+        expected = {f"a{i}" for i in range(1, 60, 2)} | {row.id for row in added}
+        assert {h.chunk_id for h in found} == expected
+        copy = ours.wait_resident(second)
+        assert copy is not None and set(copy.ids) == expected
+        assert {h.chunk_id for h in ours.dense_search(queries()[0], 100, second)} == expected
+        # A search pinned to the old version still sees the old version, from Milvus.
+        old = {h.chunk_id for h in ours.dense_search(queries()[1], 100, first)}
+        assert old == {f"a{i}" for i in range(60)}
+    finally:
+        ours.close()
+
+
+def test_an_index_over_the_limit_stays_in_milvus(tmp_path):
+    ours = store(tmp_path, resident_max_chunks=50)
+    try:
+        ours.publish(iter(rows(80, 4, "a")), {"rag.embedding_model": "random"}, DIM)
+        at = ours.snapshot(access=ALL)
+        assert ours.wait_resident(at) is None
+        assert ours.resident.get(at.key) is None  # not read again for this version
+        assert len(ours.dense_search(queries()[0], 5, at, "en")) == 5
+    finally:
+        ours.close()
