@@ -11,6 +11,7 @@ is exact (FLAT), whatever index Milvus holds. Who may read which row is decided 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -32,10 +33,20 @@ BATCH = 256  # rows read at a time: each batch's vectors become float32 at once
 
 @dataclass(frozen=True)
 class Key:
-    """Which version a copy holds: the collection and its visibility filter."""
+    """Which version a copy holds: the collection and its visibility filter (and the languages
+    its rows are in, each read into one block so that a search in one language scores only it)."""
 
     collection: str
     visible: str
+    languages: tuple[str, ...] = ()
+
+    def parts(self) -> list[tuple[str, str]]:
+        """(language, filter) of each block: one per language, then any other rows."""
+        if not self.languages:
+            return [("", self.visible)]
+        named = [(x, f"{self.visible} and lang == {json.dumps(x)}") for x in self.languages]
+        rest = f"{self.visible} and lang not in {json.dumps(list(self.languages))}"
+        return [*named, ("", rest)]
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class Resident:
     langs: np.ndarray  # the language of each row
     readers: np.ndarray  # each row's index into `shelves`
     shelves: tuple[tuple[tuple[str, ...], str], ...]  # distinct (groups, kb) of the rows
+    blocks: dict[str, tuple[int, int]]  # the rows [start, end) of each language of the key
 
     def search(self, vector, k: int, access: Access, lang: str = "") -> list[Hit]:
         """The k rows with the highest inner product that `access` may read (and in `lang`
@@ -56,18 +68,19 @@ class Resident:
         allowed = np.fromiter(
             (access.allows(groups, kb) for groups, kb in self.shelves), bool, len(self.shelves)
         )
-        mask = allowed[self.readers]
-        if lang:
+        start, end = self.blocks.get(lang, (0, len(self.ids)))
+        mask = allowed[self.readers[start:end]]
+        if lang and lang not in self.blocks:
             mask &= self.langs == lang
         k = min(k, int(mask.sum()))
         if not k:
             return []
-        # Every row scored, then the others set aside: no copy of the vectors per search.
-        scores = self.vectors @ np.asarray(vector, dtype=np.float32)
+        # The block's rows scored (a view: no copy of the vectors), the others set aside.
+        scores = self.vectors[start:end] @ np.asarray(vector, dtype=np.float32)
         scores[~mask] = -np.inf
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [self._hit(int(i), float(scores[i])) for i in top]
+        return [self._hit(start + int(i), float(scores[i])) for i in top]
 
     def _hit(self, row: int, score: float) -> Hit:
         doc, heading, text, pages, kb = self.shown[row]
@@ -80,47 +93,75 @@ class Resident:
 
 
 def read(client: MilvusClient, key: Key, limit: int) -> Resident | None:
-    """The version's rows read into memory; None if it holds more than `limit` rows. The
-    vectors go straight into one array sized by a count first (no second copy at the end)."""
-    counted = client.query(key.collection, filter=key.visible, output_fields=["count(*)"])
-    total = int(counted[0]["count(*)"]) if counted else 0
+    """The version's rows read into memory, one language after another; None if it holds
+    more than `limit` rows. The vectors go straight into one array sized by counting first (no
+    second copy at the end)."""
+    counts = [_count(client, key.collection, where) for _, where in key.parts()]
+    total = sum(counts)
     if total > limit:
         return None
-    ids: list[str] = []
-    vectors: np.ndarray | None = None
-    shown: list[tuple[str, str, str, str, str]] = []
-    langs: list[str] = []
-    readers: list[int] = []
-    shelves: dict[tuple[tuple[str, ...], str], int] = {}
-    for batch in _batches(client, key):
-        if len(ids) + len(batch) > total:
+    reading = _Reading(total)
+    blocks = {}
+    for (lang, where), count in zip(key.parts(), counts, strict=True):
+        start = len(reading.ids)
+        for batch in _batches(client, key.collection, where):
+            reading.add(batch)
+        if len(reading.ids) - start != count:
+            raise RuntimeError("the version changed while it was read")
+        if lang:
+            blocks[lang] = (start, len(reading.ids))
+    return reading.done(key, blocks)
+
+
+class _Reading:
+    """Rows as they arrive, the vectors into an array of the counted size."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.ids: list[str] = []
+        self.vectors: np.ndarray | None = None
+        self.shown: list[tuple[str, str, str, str, str]] = []
+        self.langs: list[str] = []
+        self.readers: list[int] = []
+        self.shelves: dict[tuple[tuple[str, ...], str], int] = {}
+
+    def add(self, batch: list[dict]) -> None:
+        at = len(self.ids)
+        if at + len(batch) > self.total:
             raise RuntimeError("the version changed while it was read")
         part = np.asarray([row["vector"] for row in batch], dtype=np.float32)
-        if vectors is None:
-            vectors = np.empty((total, part.shape[1]), dtype=np.float32)
-        vectors[len(ids) : len(ids) + len(batch)] = part
+        if self.vectors is None:
+            self.vectors = np.empty((self.total, part.shape[1]), dtype=np.float32)
+        self.vectors[at : at + len(batch)] = part
         for row in batch:
-            ids.append(str(row["id"]))
-            shown.append((row["doc"], row["heading"], row["text"], row.get("pages") or "",
-                          row.get("kb") or ""))  # fmt: skip
-            langs.append(row.get("lang") or "")
+            self.ids.append(str(row["id"]))
+            self.shown.append((row["doc"], row["heading"], row["text"], row.get("pages") or "",
+                               row.get("kb") or ""))  # fmt: skip
+            self.langs.append(row.get("lang") or "")
             shelf = (tuple(row.get("groups") or ()), row.get("kb") or "")
-            readers.append(shelves.setdefault(shelf, len(shelves)))
-    return Resident(
-        key,
-        tuple(ids),
-        vectors[: len(ids)] if vectors is not None else np.zeros((0, 0), dtype=np.float32),
-        tuple(shown),
-        np.asarray(langs, dtype=str),
-        np.asarray(readers, dtype=np.int32),
-        tuple(shelves),
-    )
+            self.readers.append(self.shelves.setdefault(shelf, len(self.shelves)))
+
+    def done(self, key: Key, blocks: dict[str, tuple[int, int]]) -> Resident:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return Resident(
+            key,
+            tuple(self.ids),
+            self.vectors[: len(self.ids)] if self.vectors is not None else empty,
+            tuple(self.shown),
+            np.asarray(self.langs, dtype=str),
+            np.asarray(self.readers, dtype=np.int32),
+            tuple(self.shelves),
+            blocks,
+        )
 
 
-def _batches(client: MilvusClient, key: Key) -> Iterator[list[dict]]:
-    found = client.query_iterator(
-        key.collection, batch_size=BATCH, filter=key.visible, output_fields=FIELDS
-    )
+def _count(client: MilvusClient, collection: str, where: str) -> int:
+    counted = client.query(collection, filter=where, output_fields=["count(*)"])
+    return int(counted[0]["count(*)"]) if counted else 0
+
+
+def _batches(client: MilvusClient, collection: str, where: str) -> Iterator[list[dict]]:
+    found = client.query_iterator(collection, batch_size=BATCH, filter=where, output_fields=FIELDS)
     try:
         while batch := found.next():
             yield batch

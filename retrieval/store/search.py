@@ -31,7 +31,7 @@ class Snapshot:
 
     @property
     def key(self) -> Key:
-        return Key(self.collection, self.visible)
+        return Key(self.collection, self.visible, self.info.languages)
 
 
 class Search(LiveIndex):

@@ -41,7 +41,7 @@ def rows(n: int, seed: int, prefix: str) -> list[ChunkRow]:
             doc_hash=f"d{prefix}{i // 4}",
             vector=vectors[i],
             search_text=f"passage {prefix}{i}",
-            lang="zh" if i % 3 == 0 else "en",
+            lang="fr" if i % 7 == 0 else "zh" if i % 3 == 0 else "en",
             pages="2" if i % 5 == 0 else "",
             groups=GROUPS[i % len(GROUPS)],
             kb=BASES[i % len(BASES)],
@@ -62,7 +62,9 @@ def milvus_only(tmp_path) -> Store:
 def index(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("resident")
     writer = store(tmp)
-    writer.publish(iter(rows(240, 1, "a")), {"rag.embedding_model": "random"}, DIM)
+    # Rows in a language the index does not list ("fr") are read after the listed ones.
+    meta = {"rag.embedding_model": "random", "rag.langs": "en,zh"}
+    writer.publish(iter(rows(240, 1, "a")), meta, DIM)
     writer.close()
     return tmp
 
@@ -77,7 +79,7 @@ def compare(copy_side: Store, milvus_side: Store, k: int) -> int:
     """Every reader, language and query: the same hits, in the same order, with the same
     scores and fields. Returns how many hits were compared."""
     compared = 0
-    for reader, lang, vector in itertools.product(READERS, ["", "en", "zh"], queries()):
+    for reader, lang, vector in itertools.product(READERS, ["", "en", "zh", "fr"], queries()):
         at = copy_side.snapshot(access=reader)
         there = milvus_side.dense_search(vector, k, milvus_side.snapshot(access=reader), lang)
         here = copy_side.dense_search(vector, k, at, lang)
@@ -97,6 +99,9 @@ def test_the_copy_finds_what_milvus_finds_for_every_reader(index):
         at = ours.snapshot(access=ALL)
         copy = ours.wait_resident(at)
         assert copy is not None and len(copy.ids) == 240 and copy.vectors.shape == (240, DIM)
+        assert set(copy.blocks) == {"en", "zh"}  # each listed language one block of rows
+        for lang, (start, end) in copy.blocks.items():
+            assert set(copy.langs[start:end]) == {lang}
         assert ours.resident.get(at.key) is copy  # what dense_search now reads
         assert compare(ours, theirs, 10) > 0
         # With k above every reader's share, both return exactly the rows the filter admits.
