@@ -74,7 +74,6 @@ def open_conversation(page: Page) -> None:
     st.session_state.history = []
     st.session_state.conversation = None
     if not wanted:
-        st.session_state.knowledge_pick = []  # a new chat searches everything until picked
         return
     found = page.save(ChatStore.get, wanted)
     if found is None:
@@ -91,10 +90,14 @@ def open_conversation(page: Page) -> None:
 
 
 def switch_to(conversation_id: str | None) -> None:
+    """Open a conversation on the next run, or a new chat (None), which searches everything
+    until picked. The pick is reset here, in the run of the click, and not when the next run
+    opens the chat, so a pick made just after the click is not undone."""
     if conversation_id:
         st.query_params["chat"] = conversation_id
     else:
         st.query_params.pop("chat", None)
+        st.session_state.knowledge_pick = []
     st.session_state.pop("conversation", None)  # reloaded from the URL on the next run
 
 

@@ -209,7 +209,8 @@ def test_thumbs_down_export_and_the_eval_reads_it(app, browser, tmp_path):
 
 def test_a_picked_knowledge_base_holds_in_the_browser(app, browser):
     """bo points a new chat at the IT base: the leave question finds nothing from the HR
-    handbook, the answer says where it searched, and a follow-up keeps to IT."""
+    handbook, the answer says where it searched, and a follow-up keeps to IT; a pick made right
+    after clicking New chat holds."""
     from playwright.sync_api import expect
 
     page = new_page(browser)
@@ -225,6 +226,16 @@ def test_a_picked_knowledge_base_holds_in_the_browser(app, browser):
     listed = re.findall(r"^\[\d+\] (\S+)", page.inner_text("body"), re.MULTILINE)
     assert listed and all(doc.startswith("it/") for doc in listed), listed
     page.screenshot(path=str(ARTIFACTS / "chat-knowledge.png"), full_page=True)
+    # A pick made at once after New chat, while it redraws the page, holds: the pick is reset
+    # in the click's own run, not in the one after it.
+    page.get_by_role("button", name="New chat").click()
+    choose(page, picker, page.get_by_role("option", name="HR handbook"))
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+    ask(page, QUESTION)
+    # (Picked on the old chat's box before it redrew, IT help may stay picked beside it.)
+    searched = page.get_by_text(re.compile(r"Searched in: .*HR handbook"))
+    expect(searched.first).to_be_visible(timeout=30_000)
     clean(page)
 
 
