@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "A process that searches holds the live version's vectors in memory up to this "
-            "many chunks (about 5 MB a thousand chunks at 1280-d, plus their text) and runs "
+            "many chunks (6-8 MB a thousand chunks at 1280-d, with their text) and runs "
             "dense search there, exact, without a round trip to Milvus; read in the background "
             "after each new version, Milvus answers meanwhile. 0: always search in Milvus."
         ),

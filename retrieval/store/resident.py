@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +30,10 @@ logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ER
 
 FIELDS = ["id", "vector", "doc", "heading", "text", "pages", "lang", "kb", "groups"]
 BATCH = 256  # rows read at a time: each batch's vectors become float32 at once
+# A copy lasts a whole version, so it is read with every write before it seen (a server's
+# default, Bounded, may lag a moment behind, which a search shrugs off but a copy would keep).
+STRONG = "Strong"
+RETRY_S = 30.0  # after a failed read, Milvus answers this long before the next try
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,9 @@ class _Reading:
 
 
 def _count(client: MilvusClient, collection: str, where: str) -> int:
-    counted = client.query(collection, filter=where, output_fields=["count(*)"])
+    counted = client.query(
+        collection, filter=where, output_fields=["count(*)"], consistency_level=STRONG
+    )
     return int(counted[0]["count(*)"]) if counted else 0
 
 
@@ -177,7 +184,8 @@ class Holder:
         self.limit = limit
         self._copy: Resident | None = None
         self._reading: Key | None = None
-        self._skip: Key | None = None
+        self._too_big: Key | None = None
+        self._retry_at = 0.0  # after a failed read: not before this (time.monotonic)
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
 
@@ -190,8 +198,10 @@ class Holder:
             copy = self._copy
             if copy is not None and copy.key == key:
                 return copy
-            if self._reading is None and self._skip != key:
+            idle = self._reading is None and time.monotonic() >= self._retry_at
+            if idle and self._too_big != key:
                 self._reading = key
+                self._copy = None  # an older version's copy: no search can match it now
                 threading.Thread(target=self._read, args=(key,), daemon=True,
                                  name="resident-read").start()  # fmt: skip
         return None
@@ -204,15 +214,18 @@ class Holder:
         return self.get(key)
 
     def _read(self, key: Key) -> None:
-        copy = None
+        copy, failed = None, False
         try:
             copy = read(self.client, key, self.limit)
         except Exception as error:  # the version dropped meanwhile, a closed client: Milvus stays
             log.info("the resident copy of %s was not read: %s", key.collection, error)
+            failed = True
         with self._ready:
             if copy is not None:
-                self._copy = copy  # the old copy goes with its last reader
+                self._copy = copy
+            elif failed:
+                self._retry_at = time.monotonic() + RETRY_S
             else:
-                self._skip = key  # too big, or unreadable: not tried again for this version
+                self._too_big = key  # not read again for this version
             self._reading = None
             self._ready.notify_all()

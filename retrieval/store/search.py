@@ -90,10 +90,10 @@ class Search(LiveIndex):
         return found[0]
 
     def _dense(self, at: Snapshot, vector: list[float], k: int, lang: str) -> list[Hit]:
+        where = f'lang == "{plain(lang)}"' if lang else ""
         copy = self.resident.get(at.key) if at.access is not None else None
         if copy is not None:
             return copy.search(vector, k, at.access, lang)
-        where = f'lang == "{plain(lang)}"' if lang else ""
         rows = self._query(at, vector, "vector", k, self._dense_params(k), list(at.fields), where)
         return [to_hit(row) for row in rows]
 

@@ -4,13 +4,14 @@ every reader, in every language, version after version (real Milvus Lite, random
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
 
 from retrieval.access import ADMINS_ONLY, ALL, EVERYONE, Access
 from retrieval.settings import Settings
-from retrieval.store import ChunkRow, Store
+from retrieval.store import ChunkRow, Store, resident
 
 DIM = 16
 GROUPS = [(EVERYONE,), ("hr",), ("eng",), ("hr", "eng"), (ADMINS_ONLY,)]
@@ -146,5 +147,22 @@ def test_an_index_over_the_limit_stays_in_milvus(tmp_path):
         assert ours.wait_resident(at) is None
         assert ours.resident.get(at.key) is None  # not read again for this version
         assert len(ours.dense_search(queries()[0], 5, at, "en")) == 5
+    finally:
+        ours.close()
+
+
+def test_a_failed_read_is_tried_again_after_a_pause(tmp_path, monkeypatch):
+    monkeypatch.setattr(resident, "RETRY_S", 2.0)
+    ours = store(tmp_path)
+    try:
+        ours.publish(iter(rows(40, 5, "a")), {"rag.embedding_model": "random"}, DIM)
+        at = ours.snapshot(access=ALL)
+        holder = ours.resident
+        assert holder.wait(resident.Key("no_such_collection", at.visible), 60) is None
+        # Within the pause no read starts: Milvus answers, and right.
+        assert holder.get(at.key) is None and holder.wait(at.key, 0.1) is None
+        assert len(ours.dense_search(queries()[0], 5, at)) == 5
+        time.sleep(2.1)
+        assert holder.wait(at.key, 60) is not None  # then it is read after all
     finally:
         ours.close()
