@@ -116,6 +116,17 @@ def ask(page, question: str, wait_done: bool = True, done: str = "first token") 
         expect(page.get_by_text(done, exact=False).first).to_be_visible(timeout=90_000)
 
 
+def in_chinese(page) -> None:
+    """Switch the page to Chinese and wait until the switch has redrawn the chat box: the
+    title changes first, and for a moment the English box and the Chinese one are both there."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("stSidebar").get_by_text("中文").click()
+    expect(page.get_by_text("向文档提问")).to_be_visible(timeout=30_000)
+    expect(page.get_by_placeholder("就文档内容提问")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(1, timeout=30_000)
+
+
 def choose(page, select, option) -> None:
     """Open a select box (its input, not its label) and click an option. A rerun that lands
     just then redraws the box closed: open it again, at most three times."""
@@ -295,13 +306,10 @@ def test_stop_keeps_the_partial_answer(app, browser):
 def test_chinese_is_drawn(app, browser):
     """With a CJK font, two different Chinese strings draw differently; without one, both
     are rows of identical empty boxes."""
-    from playwright.sync_api import expect
 
     page = new_page(browser)
     sign_in(page, app["url"], "ana")
-    page.get_by_test_id("stSidebar").get_by_text("中文").click()
-    title = page.get_by_text("向文档提问")
-    expect(title).to_be_visible(timeout=30_000)
+    in_chinese(page)
     ask(page, "全职员工每年有几天带薪年假？", done="首个字")
     page.evaluate(
         """() => { for (const [id, text] of [["a", "年假报销流程"], ["b", "密码重置步骤"]]) {
@@ -342,9 +350,7 @@ def test_a_chinese_question_answered_by_the_local_model(browser_index, local_llm
     with streamlit_app(env, free_port()) as url:
         page = new_page(browser)
         sign_in(page, url, "mei")
-        page.get_by_test_id("stSidebar").get_by_text("中文").click()
-        expect(page.get_by_text("向文档提问")).to_be_visible(timeout=30_000)
-        expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(1, timeout=30_000)
+        in_chinese(page)
         ask(page, "入职满一年后，年假一共有多少天？", done="总计")
         answer = page.get_by_test_id("stChatMessage").last
         text = answer.inner_text()
