@@ -92,10 +92,6 @@ class Resident:
         lang = str(self.langs[row])
         return Hit(doc, heading, text, score, self.ids[row], pages=pages, lang=lang, kb=kb)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.vectors.nbytes)
-
 
 def read(client: MilvusClient, key: Key, limit: int) -> Resident | None:
     """The version's rows read into memory, one language after another; None if it holds
@@ -168,7 +164,9 @@ def _count(client: MilvusClient, collection: str, where: str) -> int:
 
 
 def _batches(client: MilvusClient, collection: str, where: str) -> Iterator[list[dict]]:
-    found = client.query_iterator(collection, batch_size=BATCH, filter=where, output_fields=FIELDS)
+    found = client.query_iterator(
+        collection, batch_size=BATCH, filter=where, output_fields=FIELDS, consistency_level=STRONG
+    )
     try:
         while batch := found.next():
             yield batch
