@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("accounts.admin", "the users file: add, passwd, remove, list, keys"),
     "feedback": ("accounts.feedback", "eval questions from thumbs-down; the doc-gap report"),
     "eval": ("evaluation.__main__", "retrieval quality on every dev set"),
+    "model": ("docs_qa.model", "serve a local model for written answers (no GPU, no key)"),
 }
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 USAGE = "usage: docs-qa {" + ",".join(COMMANDS) + "} [ARGS...]  (docs-qa COMMAND --help)"
