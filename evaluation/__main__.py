@@ -57,7 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--answers", action="store_true", help="measure answers end to end (needs a model)"
     )
-    parser.add_argument("--model", help="with --answers: the configured model (RAG_LLM) to ask")
+    parser.add_argument(
+        "--model", help="with --answers or --query-model: the configured model (RAG_LLM)"
+    )
+    parser.add_argument(
+        "--query-model",
+        action="store_true",
+        help="also score each configuration with the model writing the query in the index's "
+        "other language (rows NAME+model, beside the offline ones)",
+    )
     parser.add_argument(
         "--answer-config", action="append", choices=sorted(ANSWER_CONFIGS), dest="answer_configs"
     )
@@ -71,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         configs = {name: CONFIGS[name] for name in (args.configs or CONFIGS)}
         if args.overrides:
             configs["custom"] = parse_overrides(args.overrides)
+        settings = load_settings(**({"llm": args.model} if args.model else {}))
         figures, rows = evaluate(
-            sets, configs, args.k, load_settings(), args.index_dir, args.knowledge
+            sets, configs, args.k, settings, args.index_dir, args.knowledge, args.query_model
         )
     _write_rows(args.out, rows)
     if args.report:

@@ -17,6 +17,8 @@ def columns(k: int) -> list[str]:
     return [f"recall@{c}" for c in CUTOFFS] + [
         f"mrr@{k}",
         f"ndcg@{k}",
+        "page@5",
+        "context",
         "e2e@5",
         "refused_answerable",
         "weak_answerable",

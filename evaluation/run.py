@@ -19,12 +19,15 @@ from evaluation.score import (
     Scored,
     first_hit_rank,
     group_results,
+    in_context,
     is_hit,
     summarise,
 )
 from evaluation.sets import DevSet, Question, document_language, load_questions
 from ingest.jobs import run_ingest_job
 from retrieval.access import ALL, Access
+from retrieval.answer import context_for
+from retrieval.query_model import open_query_model
 from retrieval.refusal import judge, signals
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -71,20 +74,41 @@ def _env_for(settings: Settings, overrides: dict[str, object]) -> dict[str, str]
 class Runner:
     """Builds an index per (config, set) and scores every question against it."""
 
-    def __init__(self, base: Settings, index_dir: Path, k: int, knowledge: str | None = None):
+    def __init__(
+        self,
+        base: Settings,
+        index_dir: Path,
+        k: int,
+        knowledge: str | None = None,
+        query_model: bool = False,
+    ):
         self.base, self.index_dir, self.k, self.knowledge = base, index_dir, k, knowledge
+        self.query_model = query_model
         if base.embedding_cache is None:  # share vectors across configurations and sets
             self.base = base.updated(embedding_cache=index_dir / "vectors.sqlite")
 
-    def run(self, config: str, overrides: dict[str, object], dev: DevSet) -> list[Scored]:
+    def run(
+        self, config: str, overrides: dict[str, object], dev: DevSet
+    ) -> list[tuple[str, list[Scored]]]:
+        """(row name, results) for the configuration offline and, with the query model, the
+        same index searched with the model's help (`NAME+model`)."""
         db = self.index_dir / f"{dev.name}-{config}.db"
         settings = self.base.updated(store_uri=str(db), docs_dir=dev.corpus, **overrides)
         build_index(settings, overrides)
-        retriever = Retriever(settings)
-        try:
-            return self._score(retriever, settings, dev, config)
-        finally:
-            retriever.close()
+        runs = [(config, None)]
+        if self.query_model:
+            helper = open_query_model(settings.updated(query_model=True))
+            if helper is None:
+                raise ValueError("--query-model needs a model: RAG_LLM (or --model)")
+            runs.append((f"{config}+model", helper))
+        scored = []
+        for name, helper in runs:
+            retriever = Retriever(settings, query_model=helper)
+            try:
+                scored.append((name, self._score(retriever, settings, dev, name)))
+            finally:
+                retriever.close()
+        return scored
 
     def _score(
         self, retriever: Retriever, settings: Settings, dev: DevSet, config: str
@@ -103,10 +127,11 @@ class Runner:
             gold_lang = doc_lang.get(q.doc, q.lang) if q.answerable else ""
             cross = q.answerable and gold_lang != q.lang
             verdict = judge(found, settings, with_model=False)
+            given = context_for(q.question, found.hits[: settings.top_k], settings)
             results.append(
                 Scored(
                     q, found.hits, flags, relevant, verdict.refuse, cross, signals(found),
-                    verdict.weak, gold_lang,
+                    verdict.weak, gold_lang, in_context([s.text for s in given], found.hits, q),
                 )
             )  # fmt: skip
         return results
@@ -162,23 +187,25 @@ def evaluate(
     base: Settings,
     index_dir: Path | None = None,
     knowledge: str | None = None,
+    query_model: bool = False,
 ) -> tuple[Figures, list[dict]]:
     """Figures per set, configuration and question group, and the per-question hits (within
-    one knowledge base when `knowledge` names one)."""
+    one knowledge base when `knowledge` names one); with `query_model`, each configuration
+    also searched with the configured model writing the query's other wordings."""
     figures: Figures = {}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         folder = index_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        runner = Runner(base, folder, k, knowledge)
+        runner = Runner(base, folder, k, knowledge, query_model)
         for dev in sets:
-            for name, overrides in configs.items():
-                results = runner.run(name, overrides, dev)
-                groups = group_results(results)
-                figures.setdefault(dev.name, {})[name] = {
-                    g: summarise(members, k) for g, members in groups.items()
-                }
-                rows += per_question(dev.name, name, results)
+            for config, overrides in configs.items():
+                for name, results in runner.run(config, overrides, dev):
+                    groups = group_results(results)
+                    figures.setdefault(dev.name, {})[name] = {
+                        g: summarise(members, k) for g, members in groups.items()
+                    }
+                    rows += per_question(dev.name, name, results)
     return figures, rows
 
 

@@ -36,6 +36,21 @@ def is_hit(hit: Hit, q: Question) -> bool:
     return heading_key(q.heading) in lines
 
 
+def in_context(texts: Sequence[str], hits: Sequence[Hit], q: Question) -> bool:
+    """Context recall for one question: the answer snippet is in the text the model would
+    read (without a snippet, a passage given to it satisfies the hit rule)."""
+    if not q.answerable:
+        return False
+    if q.answer_snippet:
+        return squash(q.answer_snippet) in squash("\n".join(texts))
+    return any(is_hit(h, q) for h in hits)
+
+
+def page_found(r: Scored, k: int) -> bool:
+    """Page-level recall: the gold page is among the top k, whichever section."""
+    return any(h.doc == r.question.doc for h in r.hits[:k])
+
+
 # --- metrics (binary relevance) -------------------------------------------------------------
 def first_hit_rank(flags: Sequence[bool]) -> int | None:
     return next((i for i, flag in enumerate(flags, 1) if flag), None)
@@ -68,6 +83,7 @@ class Scored:
     signals: Signals | None = None
     weak: bool = False  # flagged "may not answer this" (or refused)
     doc_lang: str = ""  # the language of the gold document
+    in_context: bool = False  # the answer is inside the passages the model would be given
 
 
 def summarise(results: Sequence[Scored], k: int) -> dict[str, float]:
@@ -77,6 +93,8 @@ def summarise(results: Sequence[Scored], k: int) -> dict[str, float]:
     for cut in CUTOFFS:
         figures[f"recall@{cut}"] = _mean(recall_at(r.flags, cut) for r in answerable)
     figures[f"mrr@{k}"] = _mean(mrr_at(r.flags, k) for r in answerable)
+    figures["page@5"] = _mean(page_found(r, 5) for r in answerable)
+    figures["context"] = _mean(r.in_context for r in answerable)
     figures[f"ndcg@{k}"] = _mean(ndcg_at(r.flags, k, r.relevant) for r in answerable)
     figures["e2e@5"] = _mean(recall_at(r.flags, 5) * (not r.refused) for r in answerable)
     figures["refused_answerable"] = _mean(r.refused for r in answerable)

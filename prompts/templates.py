@@ -51,6 +51,19 @@ REWRITE_TEMPLATE = """<conversation>
 {question}
 </follow_up>"""
 
+TRANSLATE_SYSTEM_PROMPT = """You translate a search question for a team's document search.
+Write the question in {language}, as someone who works there would type it, keeping product
+names, commands, settings and numbers exactly as they are. Reply with the translation alone, on
+one line, with no explanation."""
+
+KEYWORDS_SYSTEM_PROMPT = """You help a search engine find passages in a team's documents.
+Write the words such documents would use for what the question asks: the technical terms,
+setting names and likely headings, in the question's language, separated by spaces. Reply with
+those words alone, on one line, with no explanation."""
+
+#: The languages a question can be translated into, as the translation prompt names them.
+LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
+
 RERANK_SYSTEM_PROMPT = """You judge which passages help answer a question.
 Reply with the numbers of the passages that help, most useful first, separated by commas, and
 nothing else. Reply 0 if none of them help."""

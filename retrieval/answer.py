@@ -215,6 +215,13 @@ def _attr(value: str) -> str:
     return fence(value).replace('"', "&quot;").replace("\n", " ")
 
 
+def context_for(
+    question: str, hits: Sequence[Hit], settings: Settings, history: Sequence[Turn] = ()
+) -> list[Source]:
+    """The numbered passages the model is given for these hits, within the prompt budget."""
+    return fit_to_budget(question, number_sources(hits), history, settings)
+
+
 def fit_to_budget(
     question: str, sources: list[Source], history: Sequence[Turn], settings: Settings
 ) -> list[Source]:

@@ -13,6 +13,7 @@ from retrieval.access import ALL
 from retrieval.answer import Answer, Found, answer_question
 from retrieval.cli import fail_cleanly
 from retrieval.llm import LLMError, open_chat
+from retrieval.query_model import open_query_model
 from retrieval.search import Retriever
 from retrieval.settings import load_settings
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             chat = open_chat(settings)
         except LLMError as exc:
             raise ValueError(str(exc)) from None
-        retriever = Retriever(settings)
+        retriever = Retriever(settings, query_model=open_query_model(settings))
         # a local command opens the index itself: whoever runs it may read all of it
         events = answer_question(args.question, [], retriever, chat, settings, args.k, access=ALL)
         final, streamed = _run(events, args)

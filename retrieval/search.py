@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,6 +26,7 @@ from retrieval.embeddings import (
     Embedder,
     load_embedder,
 )
+from retrieval.query_model import QueryModel, Variant
 from retrieval.rerank import Reranker, load_reranker
 from retrieval.settings import Settings
 from retrieval.store import MILVUS_ERRORS, Lexical, Snapshot, Store, same_model
@@ -61,6 +62,38 @@ class Retrieval:
     lexical: list[Hit] = field(default_factory=list)  # by BM25, best first (hybrid only)
     reranked: bool = False
     standout: float = 0.0  # dense_standing of the top hit: how far it stands out
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One wording's fused ranking, the lists it came from and its dense standing."""
+
+    ranked: list[Hit]
+    dense: list[Hit]
+    lexical: list[Hit]
+    standing: dict[str, float]
+
+
+def fuse_wordings(rankings: Sequence[Sequence[Hit]], how: str = "sum") -> list[Hit]:
+    """Rankings of several wordings of one question (each passage's `standing` its fused z in
+    that wording's ranking), fused by the sum of standings (a ranking that missed a passage
+    giving it its lowest) or by the best of them (`how="max"`); each passage keeps its best
+    standing, so a translation that finds the answer clearly makes it as strong as if it had
+    been asked that way."""
+    floors = [min((h.standing for h in r), default=0.0) for r in rankings]
+    by_id: dict[str, list[float | None]] = {}
+    first: dict[str, Hit] = {}
+    for i, ranking in enumerate(rankings):
+        for hit in ranking:
+            by_id.setdefault(hit.chunk_id, [None] * len(rankings))[i] = hit.standing
+            first.setdefault(hit.chunk_id, hit)
+    filled = {
+        key: [floor if z is None else z for z, floor in zip(zs, floors, strict=True)]
+        for key, zs in by_id.items()
+    }
+    total = {key: max(zs) if how == "max" else sum(zs) for key, zs in filled.items()}
+    order = sorted(total, key=lambda key: -total[key])
+    return [standing_as(first[key], max(z for z in by_id[key] if z is not None)) for key in order]
 
 
 def fuse(
@@ -193,8 +226,11 @@ class Retriever:
         store: Store | None = None,
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
+        query_model: QueryModel | None = None,
     ):
         self.settings = settings
+        self.query_model = query_model
+        self._languages: tuple[str, ...] = ()  # the index's, as last seen: what to translate into
         self.store = store or Store(settings)
         self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
@@ -205,46 +241,96 @@ class Retriever:
         """Dense (and in hybrid mode BM25) candidates, fused, reranked if configured; every
         search of one retrieval reads the same index version, and only what `access` may.
         The version is looked up and BM25 searched while the question is embedded; the dense
-        search of each language runs side by side."""
+        search of each language runs side by side. With a query model, its call runs beside
+        all of that, and the wordings it writes are searched too and fused in."""
         k = k or self.settings.top_k
         pool = max(4 * k, self.settings.rerank_candidates, POOL)
+        helping = self.query_model.start(query, self._languages) if self.query_model else None
         begun = self._threads.submit(self._begin, query, pool, access)
         vector = self.embedder.embed_queries([query])[0]
         try:
-            return self._retrieve(query, k, pool, vector, *begun.result())
+            return self._retrieve(query, k, pool, vector, *begun.result(), helping)
         except MILVUS_ERRORS:  # the version was dropped by a rebuild meanwhile: once more
             self.store.forget_loaded()
-            return self._retrieve(query, k, pool, vector, *self._begin(query, pool, access))
+            begun_again = self._begin(query, pool, access)
+            return self._retrieve(query, k, pool, vector, *begun_again, helping)
 
     def _begin(self, query: str, pool: int, access: Access) -> tuple[Snapshot, Lexical | None]:
         """What needs no query vector, done while the question is embedded: the version to
         read, and (hybrid) the BM25 search."""
         at = self.store.snapshot(access=access)
+        return at, self._text_search(query, pool, at)
+
+    def _text_search(self, query: str, pool: int, at: Snapshot) -> Lexical | None:
         if not self.store.hybrid(self.settings.search_mode):
-            return at, None
-        return at, self.store.text_search(query, pool, at)
+            return None
+        return self.store.text_search(query, pool, at)
 
     def _retrieve(
-        self, query: str, k: int, pool: int, vector: np.ndarray, at: Snapshot, bm25: Lexical | None
+        self,
+        query: str,
+        k: int,
+        pool: int,
+        vector: np.ndarray,
+        at: Snapshot,
+        bm25: Lexical | None,
+        helping: Future[tuple[Variant, ...]] | None = None,
     ) -> Retrieval:
         info = same_model(at.info, self.embedder.name, self.embedder.dim)
-        own = language(query)
-        partitions = self._dense_rankings(own, vector, pool, info, at)
-        dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
-        lexical = bm25.scored(self._weighted(vector, own, own)) if bm25 else []
-        standing = dense_standing(partitions)  # for the fusion and for the refusal rule
-        fused = len(partitions) > 1 or lexical
-        if fused:
-            ranked = self._fuse(partitions, lexical, standing)
+        self._languages = info.languages if info else ()
+        found = [self._candidates(query, vector, pool, info, at, bm25)]
+        found += self._helped(helping, pool, info, at)
+        best = found[0]
+        if len(found) > 1:
+            ranked = fuse_wordings([c.ranked for c in found], self.settings.query_fusion)
+            best = max(found, key=lambda c: c.standing.get(ranked[0].chunk_id, -math.inf))
         else:
-            ranked = [standing_as(h, standing.get(h.chunk_id, 0.0)) for h in dense]
+            ranked = best.ranked
         candidates = ranked[: max(k, self.settings.rerank_candidates)]
         reranked = self.reranker.rerank(query, candidates)
         if reranked is not None:
             reranked = [replace(h, relevance=rerank_relevance(h.rerank_score)) for h in reranked]
         hits = (reranked if reranked is not None else candidates)[:k]
+        standing = best.standing
         top = standing.get(hits[0].chunk_id, min(standing.values(), default=0.0)) if hits else 0.0
-        return Retrieval(query, hits, dense, lexical, reranked is not None, top)
+        return Retrieval(query, hits, best.dense, best.lexical, reranked is not None, top)
+
+    def _candidates(
+        self, query: str, vector: np.ndarray, pool: int, info, at: Snapshot, bm25: Lexical | None
+    ) -> Candidates:
+        """One wording's fused ranking and the lists it came from."""
+        own = language(query)
+        partitions = self._dense_rankings(own, vector, pool, info, at)
+        dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
+        lexical = bm25.scored(self._weighted(vector, own, own)) if bm25 else []
+        standing = dense_standing(partitions)  # for the fusion and for the refusal rule
+        if len(partitions) > 1 or lexical:
+            ranked = self._fuse(partitions, lexical, standing)
+        else:
+            ranked = [standing_as(h, standing.get(h.chunk_id, 0.0)) for h in dense]
+        return Candidates(ranked, dense, lexical, standing)
+
+    def _helped(
+        self, helping: Future[tuple[Variant, ...]] | None, pool: int, info, at: Snapshot
+    ) -> list[Candidates]:
+        """The query model's wordings searched in the same version (a translation only where
+        the index holds its language); none when the model failed or ran out of time."""
+        if helping is None or self.query_model is None:
+            return []
+        languages = info.languages if info else ()
+        wordings = [
+            v.text
+            for v in self.query_model.variants(helping)
+            if v.kind != "translation" or not languages or v.lang in languages
+        ]
+        if not wordings:
+            return []
+        lexical = [self._threads.submit(self._text_search, w, pool, at) for w in wordings]
+        vectors = self.embedder.embed_queries(wordings)
+        return [
+            self._candidates(w, vec, pool, info, at, bm25.result())
+            for w, vec, bm25 in zip(wordings, vectors, lexical, strict=True)
+        ]
 
     def _dense_rankings(
         self, own: str, vector: np.ndarray, pool: int, info, at: Snapshot
@@ -290,5 +376,7 @@ class Retriever:
         return self.retrieve(query, k, access=access).hits
 
     def close(self) -> None:
+        if self.query_model is not None:
+            self.query_model.close()
         self._threads.shutdown(wait=True)
         self.store.close()

@@ -349,6 +349,26 @@ class Settings(BaseSettings):
         12_000, ge=500, description="Prompt budget: lowest-ranked passages are dropped to fit."
     )
     rewrite_followups: bool = Field(True, description="Rewrite follow-ups into standalone queries.")
+    query_model: bool = Field(
+        True,
+        description="With a chat model configured, it also writes the question in the index's "
+        "other language (and with query_keywords a keyword line) and the search fuses them.",
+    )
+    query_model_name: str = Field(
+        "", description="The model that writes those query variants (default: RAG_LLM's)."
+    )
+    query_keywords: bool = Field(
+        False, description="Also ask the model for a line of the documents' likely terms."
+    )
+    query_model_timeout_s: float = Field(
+        6.0, gt=0, description="How long a search waits for the query model before going on."
+    )
+    query_model_cache: int = Field(1024, ge=0, description="Questions whose variants are kept.")
+    query_fusion: Literal["sum", "max"] = Field(
+        "sum",
+        description="How the rankings of the question's wordings are fused: the sum of each "
+        "passage's standings, or the best of them.",
+    )
     max_question_chars: int = Field(4_000, ge=10, description="Longer questions are refused.")
 
     # --- app -----------------------------------------------------------------------------------

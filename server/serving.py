@@ -10,6 +10,7 @@ import threading
 from retrieval.access import Access
 from retrieval.answer import Answer
 from retrieval.errors import UserError
+from retrieval.query_model import open_query_model
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.store import BaseCount, Store
@@ -62,7 +63,7 @@ class ReadableBases:
 def open_served(settings: Settings) -> tuple[str, Retriever]:
     """(the URI connected to, a retriever over it)."""
     store = Store(settings)
-    return store.location.uri, Retriever(settings, store)
+    return store.location.uri, Retriever(settings, store, query_model=open_query_model(settings))
 
 
 def passage_fields(hit: Hit) -> dict[str, object]:

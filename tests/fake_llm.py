@@ -14,7 +14,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prompts.templates import RELEVANCE_SYSTEM_PROMPT
+from prompts.templates import KEYWORDS_SYSTEM_PROMPT, RELEVANCE_SYSTEM_PROMPT
 
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 REASONING = "Let me look at passage 1. It answers the question."
@@ -33,6 +33,11 @@ def answer_for(messages: list[dict], cite: int = 1) -> str:
         return "I could not find the answer to that in the documents."
     first = " ".join(passages[0][1].split())[:80]
     return f"According to the docs, {first} [{cite}]."
+
+
+def is_query_model_call(messages: list[dict]) -> bool:
+    system = messages[0]["content"]
+    return system.startswith("You translate a search question") or system == KEYWORDS_SYSTEM_PROMPT
 
 
 def pieces(text: str, size: int = 7) -> list[str]:
@@ -55,6 +60,10 @@ class FakeLLM:
         self.requests: list[dict] = []
         self.slow_s = slow_s
         self.flaky_calls = 0
+        #: the query model's replies: question -> its translation (or keyword line); a question
+        #: not listed is echoed, which the query model drops (the search goes on as it was)
+        self.translations: dict[str, str] = {}
+        self.query_delay_s = 0.0  # how long a query-model call takes
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = _Server(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -75,7 +84,12 @@ class FakeLLM:
             for r in self.requests
             if "<follow_up>" not in r["messages"][-1]["content"]
             and r["messages"][0]["content"] != RELEVANCE_SYSTEM_PROMPT
+            and not is_query_model_call(r["messages"])
         ]
+
+    def query_requests(self) -> list[dict]:
+        """Requests of the query model (a translation or a keyword line)."""
+        return [r for r in self.requests if is_query_model_call(r["messages"])]
 
     def relevance_requests(self) -> list[dict]:
         return [r for r in self.requests if r["messages"][0]["content"] == RELEVANCE_SYSTEM_PROMPT]
@@ -95,6 +109,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.fake.requests.append({**body, "authorization": self.headers.get("Authorization")})
         model = body["model"]
+        if is_query_model_call(body["messages"]) and model not in {"err-401", "err-500"}:
+            time.sleep(self.fake.query_delay_s)
+            question = body["messages"][-1]["content"]
+            message = {
+                "role": "assistant",
+                "content": self.fake.translations.get(question, question),
+            }
+            if body.get("stream"):
+                self._stream("plain", "", message["content"])
+            else:
+                self._json(200, _completion(model, message))
+            return
         if error := self._error_for(model, body):
             self._json(*error)
             return
