@@ -45,6 +45,17 @@ DEV_SETS: dict[str, DevSet] = {
             "ops docs of a job scheduler, each topic in English or in Chinese only; 50 of 110 "
             "answerable questions asked in the other language, in everyday words",
         ),
+        _devset(
+            "shardingsphere",
+            "public Apache ShardingSphere docs, 25 Chinese and 21 English pages; questions in "
+            "both languages and across them, written by someone who read only the pages "
+            "(Apache-2.0)",
+        ),
+        _devset(
+            "zh-notes",
+            "web-copied Chinese plain-text notes (.txt, no headings: a menu line, a date, a "
+            "view counter, a footer of links); Chinese and English questions (Apache-2.0)",
+        ),
     ]
 }
 
