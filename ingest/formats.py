@@ -17,6 +17,7 @@ import re
 import zipfile
 from collections import Counter
 
+from ingest.ocr import OcrOptions, OcrRun, frames
 from ingest.reader_base import DocError, Reader, Text, decode
 
 PAGE_MARK = "<!-- page {n} -->"
@@ -82,10 +83,19 @@ def check_zip(data: bytes, kind: str) -> None:
 
 
 class PdfReader(Reader):
+    """Text pages by their text layer; pages without one (scans) by OCR, within the budget."""
+
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self.ocr = ocr or OcrOptions()
+
+    def configured(self, ocr: OcrOptions) -> PdfReader:
+        return PdfReader(ocr)
+
     def read(self, data: bytes) -> str:
         from pypdf import PdfReader as Pdf
         from pypdf.errors import PdfReadError
 
+        run = OcrRun(self.ocr, "PDF")
         try:
             pdf = Pdf(io.BytesIO(data))
             if pdf.is_encrypted:
@@ -93,13 +103,85 @@ class PdfReader(Reader):
             if len(pdf.pages) > MAX_PAGES:
                 raise DocError(f"PDF has {len(pdf.pages)} pages (limit {MAX_PAGES})")
             pages = [page_lines(page) for page in pdf.pages]
+            scans = [i for i, lines in enumerate(pages) if is_scan(pdf.pages[i], lines)]
+            if scans and (self.ocr.enabled or not any(pages)):
+                run.check(len(scans))
+                for done, i in enumerate(scans, 1):
+                    pages[i] = ocr_page(run, pdf.pages[i], done, len(scans)) or pages[i]
         except DocError:
             raise
         except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
             raise DocError(f"damaged or truncated PDF ({type(exc).__name__}: {exc})") from None
         if not any(text.strip() for lines in pages for text, _ in lines):
-            raise DocError("scanned PDF with no text layer (OCR it first)")
-        return pdf_markdown(pages)
+            found = " and OCR found no text on its scanned pages" if scans else ""
+            raise DocError(f"PDF with no text layer{found}: nothing to index")
+        return with_ocr(Text.of(pdf_markdown(pages), "utf-8"), run)
+
+
+def is_scan(page, lines: list[tuple[str, float]]) -> bool:
+    """A page with (almost) no text layer that holds a picture: a scanned page."""
+    if sum(len(text.strip()) for text, _ in lines) >= 10:
+        return False
+    try:
+        return len(page.images) > 0
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds on odd resources
+        return False
+
+
+def ocr_page(run: OcrRun, page, done: int, total: int) -> list[tuple[str, float]]:
+    """A scanned page's paragraphs (size 0: never headings); its main pictures read in turn."""
+    try:
+        images = [image.image for image in page.images]
+    except Exception as exc:  # noqa: BLE001 - a filter pypdf cannot decode (JBIG2, ...)
+        raise DocError(f"a scanned page's image cannot be decoded ({exc})") from None
+    images = [i for i in images if i is not None]
+    largest = max((i.width * i.height for i in images), default=0)
+    texts = [run.read(i, done, total) for i in images if i.width * i.height >= largest / 10]
+    paragraphs = [p for text in texts for p in text.split("\n\n") if p.strip()]
+    return [line for p in paragraphs for line in ((p, 0.0), ("", 0.0))]
+
+
+def with_ocr(text: Text, run: OcrRun) -> Text:
+    """`text` carrying what its OCR did, for the ingest report."""
+    text.ocr_pages, text.ocr_cached = run.pages, run.cached
+    text.ocr_seconds = round(run.seconds, 3)
+    return text
+
+
+class ImageReader(Reader):
+    """A picture (a screenshot, a photo of a notice, a scan) read by OCR; each frame of a
+    multi-page TIFF is a page. A picture in which no text is found is refused, not indexed
+    empty."""
+
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self.ocr = ocr or OcrOptions()
+
+    def configured(self, ocr: OcrOptions) -> ImageReader:
+        return ImageReader(ocr)
+
+    def read(self, data: bytes) -> str:
+        run = OcrRun(self.ocr, "image")
+        image = to_image_file(data)
+        count = getattr(image, "n_frames", 1)
+        run.check(count)
+        if count == 1:
+            text = run.read(data, 1, 1)
+        else:
+            texts = [run.read(frame.copy(), n, count) for n, frame in enumerate(frames(image), 1)]
+            text = "\n".join(f"{PAGE_MARK.format(n=n)}\n{t}\n" for n, t in enumerate(texts, 1))
+        if not strip_page_marks(text).strip():
+            raise DocError("no text found in the image (OCR): nothing to index")
+        return with_ocr(Text.of(text.strip() + "\n", "utf-8"), run)
+
+
+def to_image_file(data: bytes):
+    """The picture, opened (not decoded) to count its frames; DocError if it is not one."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DocError(f"not a readable image ({type(exc).__name__}: {exc})") from None
 
 
 def page_lines(page) -> list[tuple[str, float]]:
@@ -129,7 +211,7 @@ def page_lines(page) -> list[tuple[str, float]]:
 def pdf_markdown(pages: list[list[tuple[str, float]]]) -> str:
     """Lines set larger than the body (by 15%+, short, not ending a sentence) become headings,
     one level per distinct size, largest first; each page starts with its marker."""
-    sizes = Counter(round(s, 1) for lines in pages for text, s in lines for _ in text.split())
+    sizes = Counter(round(s, 1) for lines in pages for text, s in lines for _ in text.split() if s)
     body = sizes.most_common(1)[0][0] if sizes else 0.0
     big = sorted({round(s, 1) for lines in pages for t, s in lines if _is_heading(t, s, body)},
                  reverse=True)  # fmt: skip
@@ -146,7 +228,12 @@ def pdf_markdown(pages: list[list[tuple[str, float]]]) -> str:
 
 
 def _is_heading(text: str, size: float, body: float) -> bool:
-    return size >= body * 1.15 and len(text) <= 120 and not text.rstrip().endswith((".", ","))
+    return (
+        size > 0
+        and size >= body * 1.15
+        and len(text) <= 120
+        and not text.rstrip().endswith((".", ","))
+    )
 
 
 class RstReader(Reader):

@@ -16,6 +16,7 @@ from pathlib import Path
 from accounts.users import load_users
 from ingest.access import AccessRules
 from ingest.embed import Progress, embedded_rows
+from ingest.ocr import OcrOptions, ocr_options
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
 from ingest.split import split_markdown
@@ -55,6 +56,8 @@ class DocFile:
     groups: tuple[str, ...] = ("*",)
     encoding: str = "utf-8"  # what the file was read in (text, markdown, rst, HTML)
     kb: str = GENERAL  # its knowledge base
+    ocr_pages: int = 0  # pictures OCR'd for it in this run (its scans, images)
+    ocr_seconds: float = 0.0
 
 
 MAX_NAME_BYTES = 1_000  # a document's path in the index (Milvus field: 4,096 bytes)
@@ -91,7 +94,12 @@ def chunking_signature(settings: Settings) -> str:
 
 
 def read_doc(
-    path: Path, root: Path, max_bytes: int, groups: tuple[str, ...] = ("*",), kb: str = GENERAL
+    path: Path,
+    root: Path,
+    max_bytes: int,
+    groups: tuple[str, ...] = ("*",),
+    kb: str = GENERAL,
+    ocr: OcrOptions | None = None,
 ) -> DocFile:
     """Read and validate one document (any format with a reader) as markdown."""
     rel = path.relative_to(root).as_posix()
@@ -107,7 +115,7 @@ def read_doc(
         data = resolved.read_bytes()
     except OSError as exc:
         raise DocError(f"cannot read: {exc.strerror or exc}") from None
-    text = reader_for(path).read(data)
+    text = reader_for(path, ocr).read(data)
     if not text.strip():
         raise DocError("empty file")
     digest = hashlib.sha256(data)
@@ -115,7 +123,8 @@ def read_doc(
         digest.update(("\x00groups:" + ",".join(groups)).encode())
     digest.update(("\x00kb:" + kb).encode())
     encoding = getattr(text, "encoding", "utf-8")
-    return DocFile(rel, str(text), digest.hexdigest(), groups, encoding, kb)
+    pages, seconds = getattr(text, "ocr_pages", 0), getattr(text, "ocr_seconds", 0.0)
+    return DocFile(rel, str(text), digest.hexdigest(), groups, encoding, kb, pages, seconds)
 
 
 def find_documents(
@@ -146,6 +155,7 @@ def scan(
     extensions: list[str] | None = None,
     rules: AccessRules | None = None,
     knowledge: Knowledge | None = None,
+    ocr: OcrOptions | None = None,
 ) -> tuple[list[DocFile], list[FailedFile]]:
     """Read every document with its groups and knowledge base; failures (and broken
     `.access` and knowledge files) are collected, never raised."""
@@ -163,7 +173,7 @@ def scan(
             continue
         try:
             groups, kb = rules.groups_for(rel), knowledge.name_for(rel)
-            docs.append(read_doc(path, root, max_bytes, groups, kb))
+            docs.append(read_doc(path, root, max_bytes, groups, kb, ocr))
         except DocError as exc:
             failed.append(FailedFile(rel, str(exc)))
         except Exception as exc:  # a converter's own bug on one file: report it, go on
@@ -233,7 +243,8 @@ def _ingest(
     info = None if rebuild else store.check_model(embedder.name, embedder.dim)
     root, limit = Path(settings.docs_dir), int(settings.max_file_mb * 1e6)
     rules, knowledge = access_rules(settings), settings.knowledge()
-    docs, failed = scan(root, limit, progress, settings.doc_extensions, rules, knowledge)
+    ocr = ocr_options(settings)
+    docs, failed = scan(root, limit, progress, settings.doc_extensions, rules, knowledge, ocr)
     signature = chunking_signature(settings)
     full = info is None or info.chunking != signature or info.schema != SCHEMA_VERSION
     if not full:
@@ -260,7 +271,9 @@ def _ingest(
         embedding_model=embedder.name,
         chunks_total=info.chunks if info else 0,
         search="hybrid" if hybrid else "dense",
-        notices=_search_notices(settings, store, hybrid),
+        notices=_search_notices(settings, store, hybrid) + _ocr_notices(docs),
+        ocr_pages=sum(d.ocr_pages for d in docs),
+        ocr_seconds=round(sum(d.ocr_seconds for d in docs), 1),
     )
     if not plan.idle:
         report.chunks_embedded = _execute(
@@ -310,6 +323,14 @@ def _search_notices(settings: Settings, store: Store, hybrid: bool) -> list[str]
         "which has no full-text (BM25) search (2.5 and later have it); upgrade Milvus for "
         "hybrid search, or set RAG_SEARCH_MODE=dense to choose dense and hide this note"
     ]
+
+
+def _ocr_notices(docs: list[DocFile]) -> list[str]:
+    read = [d for d in docs if d.ocr_pages]
+    if not read:
+        return []
+    pages, seconds = sum(d.ocr_pages for d in read), sum(d.ocr_seconds for d in read)
+    return [f"OCR read {pages} pages in {len(read)} files ({seconds:.1f} s)"]
 
 
 def _refuse_mass_delete(removing: int, indexed: int, settings: Settings) -> None:

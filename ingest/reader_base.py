@@ -16,11 +16,19 @@ class Reader(ABC):
     def read(self, data: bytes) -> str:
         """The document as markdown; raise DocError for a file that cannot be read."""
 
+    def configured(self, ocr) -> Reader:
+        """This reader with the OCR options (`ingest.ocr.OcrOptions`) of a run; readers that
+        never read pictures return themselves."""
+        return self
+
 
 class Text(str):
     """Decoded text that remembers the encoding it was read in."""
 
     encoding: str = "utf-8"
+    ocr_pages: int = 0  # pictures (pages, images) read with OCR for it just now
+    ocr_cached: int = 0  # pictures whose text came from the OCR cache
+    ocr_seconds: float = 0.0  # time the OCR took
 
     @classmethod
     def of(cls, text: str, encoding: str) -> Text:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.formats import PAGE_MARK_RE, page_of, strip_page_marks
+from ingest.tables import section_pieces
 from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Chunk
 
@@ -146,7 +147,7 @@ def split_headings(
                 continue
             body = section.path[-1]  # a heading with nothing under it still says something
 
-        pieces = [body] if estimate_tokens(body) <= chunk_tokens else splitter.split_text(body)
+        pieces = section_pieces(body, chunk_tokens, splitter.split_text)  # tables: by rows
         chunks.extend(Chunk(doc, heading, piece) for piece in pieces if piece.strip())
     return chunks
 

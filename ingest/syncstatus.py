@@ -28,19 +28,25 @@ class SyncStatus:
     failed: list[dict] = field(default_factory=list)  # {"path", "error"}
     error: str = ""  # why the sync did not run (folder missing, mass delete refused, ...)
     mode: str = ""  # 'watch', 'every 15m' or 'once'
+    ocr_pages: int = 0  # pictures (scanned pages, images) read with OCR
+    ocr_seconds: float = 0.0
 
     @classmethod
     def of(cls, report: IngestReport, mode: str) -> SyncStatus:
         """The record of an ingest that ran."""
         failed = [{"path": f.path, "error": f.error} for f in report.docs_failed]
         return cls(now(), True, report.docs_added, report.docs_updated, report.docs_removed,
-                   failed, mode=mode)  # fmt: skip
+                   failed, mode=mode, ocr_pages=report.ocr_pages,
+                   ocr_seconds=report.ocr_seconds)  # fmt: skip
 
     @property
     def changes(self) -> str:
         if not self.ok:
             return self.error
-        return f"{self.added} added · {self.updated} updated · {self.removed} removed"
+        done = f"{self.added} added · {self.updated} updated · {self.removed} removed"
+        if self.ocr_pages:
+            done += f" · {self.ocr_pages} pages OCR'd in {self.ocr_seconds:.1f} s"
+        return done
 
 
 def status_path(settings: Settings) -> Path:

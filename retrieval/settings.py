@@ -205,8 +205,31 @@ class Settings(BaseSettings):
             ".pdf",
             ".docx",
             ".rst",
+            ".xlsx",
+            ".csv",
+            ".pptx",
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".webp",
+            ".bmp",
+            ".tif",
+            ".tiff",
         ],  # fmt: skip
         description="File types ingested (JSON list of suffixes).",
+    )
+    ocr: bool = Field(
+        True,
+        description="Read pictures of text with OCR: images (.png, .jpg, ...) and PDF pages "
+        "without a text layer (scans); false = such files are reported as not read.",
+    )
+    ocr_max_pages: int = Field(
+        50, ge=1, description="Pages (pictures) one file may need OCR'd; a file past it is "
+        "reported, not indexed."
+    )
+    ocr_max_seconds: float = Field(
+        600.0, gt=0, description="Time one file's OCR may take; a file past it is reported, "
+        "not indexed (its pages read so far are kept for the next sync)."
     )
     access: dict[str, list[str]] = Field(
         default_factory=dict,

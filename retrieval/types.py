@@ -94,6 +94,8 @@ class IngestReport:
     search: str = ""  # "hybrid" or "dense": what searches of this index run
     notices: list[str] = field(default_factory=list)  # said once, in the summary
     seconds: float = 0.0
+    ocr_pages: int = 0  # pictures (scanned pages, images) read with OCR in this run
+    ocr_seconds: float = 0.0  # the time that OCR took
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
