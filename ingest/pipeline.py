@@ -19,7 +19,7 @@ from ingest.embed import Progress, embedded_rows
 from ingest.ocr import OcrOptions, ocr_options
 from ingest.plan import Plan, make_plan
 from ingest.readers import READERS, DocError, reader_for
-from ingest.split import split_markdown
+from ingest.split import SPLIT_VERSION, split_markdown
 from ingest.syncstatus import IngestProgress, clear_progress, write_progress
 from retrieval.embeddings import Embedder
 from retrieval.errors import UserError
@@ -88,7 +88,7 @@ def chunking_signature(settings: Settings) -> str:
     if settings.split_mode == "hash":
         return "hash"
     return (
-        f"headings:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}:"
+        f"headings{SPLIT_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}:"
         f"{settings.min_chunk_tokens}:{'q' if settings.keep_questions_apart else ''}"
     )
 

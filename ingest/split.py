@@ -14,12 +14,15 @@ from dataclasses import dataclass, replace
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.formats import PAGE_MARK_RE, page_of, strip_page_marks
+from ingest.notes import clean_notes
 from ingest.tables import section_pieces
 from retrieval.tokens import estimate_tokens, language
 from retrieval.types import Chunk
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+#: Bumped when the same text and sizes would give other chunks (a sync then re-splits all).
+SPLIT_VERSION = 2  # 2: front-matter titles in the heading path; notes without headings cleaned
 HASH_MAX_CHARS = 20_000  # keeps a heading-less file under Milvus's 64 KiB VARCHAR limit
 
 
@@ -29,14 +32,35 @@ class Section:
 
     path: tuple[str, ...]
     body: str
+    level: int = 0  # the level of its own heading (1 for `# `), 0 before any heading
+
+
+FRONT_MATTER = re.compile(
+    r"\A\ufeff?(?:---[ \t]*\r?\n.*?^(?:---|\.\.\.)|\+\+\+[ \t]*\r?\n.*?^\+\+\+)[ \t]*(?:\r?\n|\Z)",
+    re.S | re.M,
+)
+FRONT_TITLE = re.compile(r"""^title[ \t]*[:=][ \t]*(["']?)(.+?)\1[ \t]*$""", re.M)
 
 
 def strip_front_matter(text: str) -> str:
-    """Drop a leading YAML front-matter block (--- ... --- or ...)."""
-    match = re.match(
-        r"\A\ufeff?---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", text, re.S | re.M
-    )
+    """Drop a leading front-matter block: YAML (--- ... --- or ...) or TOML (+++ ... +++)."""
+    match = FRONT_MATTER.match(text)
     return text[match.end() :] if match else text
+
+
+def front_matter_title(text: str) -> str:
+    """The page title its front matter gives (`title: ...` or `title = "..."`), or ''."""
+    match = FRONT_MATTER.match(text)
+    found = FRONT_TITLE.search(match.group(0)) if match else None
+    return found.group(2).strip() if found else ""
+
+
+def page_title(text: str, found: list[Section]) -> str:
+    """The title to put above a page's sections when none of its headings is one: the front
+    matter's, for pages whose title lives only there (documentation sites)."""
+    if any(len(s.path) == 1 and s.level == 1 for s in found):
+        return ""
+    return front_matter_title(text)
 
 
 def sections(text: str) -> list[Section]:
@@ -45,6 +69,7 @@ def sections(text: str) -> list[Section]:
     stack: list[tuple[int, str]] = []
     lines: list[str] = []
     fence = ""
+    level = 0
     for line in text.splitlines():
         marker = FENCE.match(line)
         if fence:
@@ -53,13 +78,13 @@ def sections(text: str) -> list[Section]:
         elif marker:
             fence = marker.group(1)
         elif heading := HEADING.match(line):
-            found.append(Section(tuple(t for _, t in stack), "\n".join(lines)))
+            found.append(Section(tuple(t for _, t in stack), "\n".join(lines), level))
             level = len(heading.group(1) or heading.group(3))
             stack = [(lv, t) for lv, t in stack if lv < level] + [(level, heading.group(2) or "")]
             lines = []
             continue
         lines.append(line)
-    found.append(Section(tuple(t for _, t in stack), "\n".join(lines)))
+    found.append(Section(tuple(t for _, t in stack), "\n".join(lines), level))
     return [s for s in found if s.body.strip() or s.path]
 
 
@@ -139,8 +164,13 @@ def split_headings(
     )
     chunks = []
     found = sections(strip_front_matter(text))
+    title = page_title(text, found)
+    if not any(s.path for s in found) and not PAGE_MARK_RE.search(text):
+        # no headings at all (and not a PDF's pages): notes copied from a web page
+        title, body = clean_notes(strip_front_matter(text))
+        found = [Section((), body)]
     for section in _merge_small(found, min_tokens, chunk_tokens, keep_questions):
-        heading = " > ".join(p for p in section.path if p)
+        heading = " > ".join(p for p in (title, *section.path) if p)
         body = section.body.strip("\n")
         if not body.strip():
             if not section.path or not section.path[-1].strip():

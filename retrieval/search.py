@@ -96,6 +96,29 @@ def fuse_wordings(rankings: Sequence[Sequence[Hit]], how: str = "sum") -> list[H
     return [standing_as(first[key], max(z for z in by_id[key] if z is not None)) for key in order]
 
 
+def page_lifted(ranked: Sequence[Hit], weight: float, depth: int = POOL) -> list[Hit]:
+    """The ranking with each passage lifted by `weight` times the standing of its page's best
+    other passage among the top `depth` (when that is above the usual match): a page whose
+    several sections match the question puts its best section ahead of a lone match on a page
+    that says little else about it. Standings are kept as they were (the refusal rule reads
+    them); only the order changes."""
+    if weight <= 0:
+        return list(ranked)
+    best: dict[str, list[float]] = {}
+    for hit in ranked[:depth]:
+        best.setdefault(hit.doc, []).append(max(0.0, hit.standing))
+    tops = {doc: sorted(values, reverse=True)[:2] for doc, values in best.items()}
+
+    def other(hit: Hit) -> float:
+        values = tops.get(hit.doc, [])
+        own = max(0.0, hit.standing)
+        if values and own == values[0]:
+            return values[1] if len(values) > 1 else 0.0
+        return values[0] if values else 0.0
+
+    return sorted(ranked, key=lambda h: -(h.standing + weight * other(h)))
+
+
 def fuse(
     rankings: Sequence[Sequence[Hit]], rrf_k: int, weights: Sequence[float] | None = None
 ) -> list[Hit]:
@@ -308,6 +331,7 @@ class Retriever:
             ranked = self._fuse(partitions, lexical, standing)
         else:
             ranked = [standing_as(h, standing.get(h.chunk_id, 0.0)) for h in dense]
+        ranked = page_lifted(ranked, self.settings.page_weight)
         return Candidates(ranked, dense, lexical, standing)
 
     def _helped(

@@ -287,6 +287,12 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(
         0.5, ge=0, description="Weight of the BM25 ranking against the dense one in hybrid fusion."
     )
+    page_weight: float = Field(
+        0.0,
+        ge=0,
+        description="How much a passage's page counts in its rank: the standing of the page's "
+        "best other passage among the candidates, times this, is added (0 = off).",
+    )
     relevance_check: Literal["off", "llm"] = Field(
         "off",
         description="Before the answer, ask the chat model in one short call whether any of the "
