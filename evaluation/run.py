@@ -127,7 +127,7 @@ class Runner:
             gold_lang = doc_lang.get(q.doc, q.lang) if q.answerable else ""
             cross = q.answerable and gold_lang != q.lang
             verdict = judge(found, settings, with_model=False)
-            given = context_for(q.question, found.hits[: settings.top_k], settings)
+            given = context_for(q.question, found.hits[: settings.top_k], retriever, access=access)
             results.append(
                 Scored(
                     q, found.hits, flags, relevant, verdict.refuse, cross, signals(found),

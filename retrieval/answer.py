@@ -11,6 +11,7 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Literal
 
 from prompts.templates import (
@@ -24,6 +25,7 @@ from prompts.templates import (
     weak_match_notice,
 )
 from retrieval.access import Access
+from retrieval.context import widened
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message, Usage
 from retrieval.refusal import judge, passages_answer
 from retrieval.search import Retriever
@@ -216,10 +218,25 @@ def _attr(value: str) -> str:
 
 
 def context_for(
-    question: str, hits: Sequence[Hit], settings: Settings, history: Sequence[Turn] = ()
+    question: str,
+    hits: Sequence[Hit],
+    retriever: Retriever,
+    *,
+    access: Access,
+    history: Sequence[Turn] = (),
 ) -> list[Source]:
     """The numbered passages the model is given for these hits, within the prompt budget."""
-    return fit_to_budget(question, number_sources(hits), history, settings)
+    sources = number_sources(context_hits(hits, retriever, access=access))
+    return fit_to_budget(question, sources, history, retriever.settings)
+
+
+def context_hits(hits: Sequence[Hit], retriever: Retriever, *, access: Access) -> list[Hit]:
+    """The hits as the model reads them: with `context_widen`, each with its section's
+    neighbouring passages (small-to-big) within the budget of today's top-k passages."""
+    settings = retriever.settings
+    if not settings.context_widen:
+        return list(hits)
+    return widened(hits, retriever.store, Path(settings.docs_dir), settings, access=access)
 
 
 def fit_to_budget(
@@ -301,7 +318,7 @@ def answer_question(
     if chat is None:
         yield clock.stamp(retrieval_only(found.hits, query, lang, verdict.weak))
         return
-    sources = number_sources(found.hits)
+    sources = number_sources(context_hits(found.hits, retriever, access=access))
     if declined := _relevance_declined(question, sources, chat, settings, query):
         yield clock.stamp(declined)
         return

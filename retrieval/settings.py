@@ -287,6 +287,11 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(
         0.5, ge=0, description="Weight of the BM25 ranking against the dense one in hybrid fusion."
     )
+    context_widen: bool = Field(
+        False,
+        description="Give the model each passage with its section's neighbouring passages "
+        "(small-to-big), within the tokens today's top-k passages take.",
+    )
     page_weight: float = Field(
         0.0,
         ge=0,
