@@ -4,7 +4,8 @@ Every read and write names the user, and a conversation is found only through it
 user never sees another's chats. The schema is versioned (`PRAGMA user_version`) and migrated
 forward when the store opens. Each call opens its own short connection (WAL, busy timeout), so
 two tabs of one user, or two app processes, can write at once. Deleting a chat removes its rows
-with `secure_delete` on and truncates the write-ahead log, so its text is gone from disk.
+with `secure_delete` on and truncates the write-ahead log, so its text is gone from disk. The
+file and its journals are readable by their owner only (SQLite gives the journals the file's mode).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Literal
 
 from retrieval.answer import Answer, Source
 from retrieval.errors import UserError
+from retrieval.private import owner_only_file
 from retrieval.tokens import language
 
 TITLE_CHARS = 60
@@ -142,7 +144,18 @@ class ChatStore:
 
     def __init__(self, path: Path, timeout_s: float = 5.0):
         self.path, self.timeout_s = path, timeout_s
+        self._private()
         self.migrate()
+
+    def _private(self) -> None:
+        """The database and any journals it has are 0600 before SQLite opens them."""
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                journal = self.path.with_name(self.path.name + suffix)
+                if not suffix or journal.exists():
+                    owner_only_file(journal)
+        except OSError as exc:
+            raise self._error(exc) from exc
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

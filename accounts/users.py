@@ -27,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from retrieval.access import ALL, GROUP, Access
 from retrieval.errors import UserError
 from retrieval.files import write_atomic
+from retrieval.private import make_folder
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 SHARED_USER = "staff"  # the one user of the old shared password (RAG_APP_PASSWORD)
@@ -361,7 +362,7 @@ class SessionTokens:
     def _key(self) -> bytes:
         """A random key created on first use, readable by its owner only."""
         if not self.key_path.exists():
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(self.key_path.parent)
             try:
                 fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

@@ -30,7 +30,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "index": "Index",
         "index_empty": "Empty: nothing ingested yet.",
         "index_line": "**{docs}** documents · **{chunks}** chunks  \nEmbedding model: `{model}`"
-        "  \nLast ingest: {at}  \nIndex: `{where}`",
+        "  \nLast ingest: {at}",
+        "index_where": "Index: `{where}`",
         "empty_index": "The index is empty. Run the ingest first: `make ingest` (or "
         "`python -m ingest`), or use **Admin: re-ingest docs** in the sidebar.",
         "first_ingest": "The first ingest is running: {done} of {total} {stage}. Answers "
@@ -129,7 +130,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "index": "索引",
         "index_empty": "空：尚未导入任何文档。",
         "index_line": "**{docs}** 篇文档 · **{chunks}** 个段落  \n向量模型：`{model}`"
-        "  \n上次导入：{at}  \n索引：`{where}`",
+        "  \n上次导入：{at}",
+        "index_where": "索引：`{where}`",
         "empty_index": "索引为空。请先导入文档：`make ingest`（或 `python -m ingest`），"
         "或使用侧边栏的 **管理员：重新导入文档**。",
         "first_ingest": "首次导入正在进行：{stage} {done} / {total}。"

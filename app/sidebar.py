@@ -126,12 +126,11 @@ def index_status(page: Page) -> None:
     if info is None:
         st.caption(t("index_empty"))
         return
-    where = page.back.retriever.store.location.label
     docs, chunks = services.visible_counts(page.back, page.access, info.version)
-    line = t("index_line", docs=docs, chunks=chunks, model=info.embedding_model,
-             at=info.ingested_at, where=where)  # fmt: skip
-    st.caption(line)
-    if page.user.admin:
+    st.caption(t("index_line", docs=docs, chunks=chunks, model=info.embedding_model,
+                 at=info.ingested_at))  # fmt: skip
+    if page.user.admin:  # where the index lives (its path, its server's socket): admins only
+        st.caption(t("index_where", where=page.back.retriever.store.location.label))
         sync_status(page)
 
 
@@ -139,7 +138,8 @@ def reingest_panel(page: Page) -> None:
     """Admins re-ingest; without users, RAG_ADMIN_PASSWORD (when set) guards it."""
     settings = page.settings
     with st.expander(t("reingest")):
-        st.caption(f"`{settings.docs_dir}`")
+        if page.user.admin:  # a path on the server: not for whoever knows the admin password
+            st.caption(f"`{settings.docs_dir}`")
         password = ""
         if not page.user.admin:
             password = st.text_input(t("admin_password"), type="password", key="admin_pw")

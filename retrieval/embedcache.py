@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.embeddings import Embedder
+from retrieval.private import owner_only_file
 from retrieval.types import sha256
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
@@ -28,7 +29,7 @@ class CachedEmbedder(Embedder):
 
     def __init__(self, inner: Embedder, path: Path):
         self.inner, self.info = inner, inner.info
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only_file(path)  # vectors of private text; SQLite's journals take its mode
         self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False)
         self._db.execute(SCHEMA)
 

@@ -40,6 +40,7 @@ from retrieval.access import Access
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
 from retrieval.llm import Delta, LLMError, open_chat
+from retrieval.private import secure_data_dir
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
 from server.serving import (
@@ -394,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with fail_cleanly():
         settings = load_settings(users_file=args.users)
+        secure_data_dir(settings.data_dir())  # before anything is written there
         app = create_app(settings)
         uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port,
                     log_level="warning", access_log=False)  # fmt: skip

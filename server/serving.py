@@ -10,6 +10,7 @@ import threading
 from retrieval.access import Access
 from retrieval.answer import Answer
 from retrieval.errors import UserError
+from retrieval.private import secure_data_dir
 from retrieval.query_model import open_query_model
 from retrieval.search import Retriever
 from retrieval.settings import Settings
@@ -61,7 +62,9 @@ class ReadableBases:
 
 
 def open_served(settings: Settings) -> tuple[str, Retriever]:
-    """(the URI connected to, a retriever over it)."""
+    """(the URI connected to, a retriever over it); the data folder is made owner-only first
+    (DataFolderError, one sentence, when it cannot be)."""
+    secure_data_dir(settings.data_dir())
     store = Store(settings)
     return store.location.uri, Retriever(settings, store, query_model=open_query_model(settings))
 

@@ -19,6 +19,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from retrieval.errors import UserError
+from retrieval.private import secure_data_dir
 from retrieval.store import local_server
 
 
@@ -59,10 +60,11 @@ def locate(store_uri: str, shared: bool = False) -> Location:
     ours shares (started if absent; this process holds a lease on it until `release`)."""
     if local_server.is_local_path(store_uri):
         data_dir = Path(store_uri).expanduser().resolve()
+        secure_data_dir(data_dir.parent)  # every process opens the index here: app, ingest, ...
         if shared:
             try:
                 return Location(local_server.attach(data_dir), data_dir, shared=True)
-            except RuntimeError as exc:
+            except (RuntimeError, OSError) as exc:
                 raise StoreError(str(exc)) from None
         return Location(local_server.find_server(str(data_dir)) or str(data_dir), data_dir)
     served = local_server.data_dir_for(store_uri)

@@ -11,6 +11,13 @@ dropped on a normal exit and on SIGTERM / SIGINT (and by `detach`), and the supe
 drops the lease of a process that died without a word (kill -9). When no lease is left for a
 few seconds, the supervisor stops the server cleanly and exits: no index server outlives its
 last user, and stopping one user never takes the index away from another.
+
+The server listens on a **Unix socket inside the owner-only data folder** (`<index>.sock:0`;
+Milvus Lite's command joins host and port with a colon), never on a TCP port: only the
+account that runs the service can reach it (another local user cannot enter the folder, and the
+socket itself is 0600), so nobody else on the machine can read the index through it. When the
+folder's path is too long for a socket address (107 bytes), the socket goes into a 0700 folder
+of this account's own in the temp folder instead. Everything we create here is owner-only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -27,18 +35,20 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 from retrieval.files import write_atomic
+from retrieval.private import FILE_MODE, UMASK, DataFolderError, make_folder
 
-HOST = "127.0.0.1"
+UNIX = "unix:"
+SOCKET_SUFFIX = ".sock:0"  # Milvus Lite's server binds f"{host}:{port}": host unix:PATH, port 0
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 GRACE_S = 3.0  # no lease for this long: the supervisor stops the server
 POLL_S = 0.5
 
 
 def is_local_path(uri: str) -> bool:
-    return "://" not in uri
+    return "://" not in uri and not uri.startswith(UNIX)
 
 
 def _resolved(data_dir: str | Path) -> Path:
@@ -68,8 +78,29 @@ def _start_lock(data_dir: str | Path) -> Path:
     return _beside(data_dir, ".server.lock")
 
 
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+def socket_file(data_dir: str | Path) -> Path:
+    """Where the server for a data directory listens: beside it, inside the data folder; in
+    this account's private runtime folder when that path is too long for a socket."""
+    beside = _beside(data_dir, SOCKET_SUFFIX)
+    if len(os.fsencode(beside)) <= MAX_SOCKET_PATH:
+        return beside
+    digest = hashlib.sha256(os.fsencode(_resolved(data_dir))).hexdigest()[:16]
+    return _runtime_dir() / f"{digest}{SOCKET_SUFFIX}"
+
+
+def _runtime_dir() -> Path:
+    """`docs-qa-<uid>` in the temp folder, 0700 and ours (refused if someone else made it)."""
+    folder = make_folder(Path(tempfile.gettempdir()) / f"docs-qa-{os.geteuid()}")
+    info = folder.lstat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not folder.is_dir():
+        raise DataFolderError(f"{folder} is not a private folder of this account; remove it")
+    return folder
+
+
+def _socket_open(path: Path) -> bool:
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(0.5)
+        probe.connect(os.fsencode(path))
         return True
     return False
 
@@ -98,11 +129,12 @@ def _read_record(data_dir: str | Path) -> dict | None:
 
 
 def find_server(data_dir: str | Path) -> str | None:
-    """The URI of a running local server for this data directory, if there is one."""
+    """The URI (`unix:PATH`) of a running local server for this data directory, if any."""
     info = _read_record(data_dir)
-    if info and alive(int(info.get("pid", -1))) and _port_open(int(info.get("port", -1))):
-        return f"http://{HOST}:{info['port']}"
-    return None
+    if not info or not alive(int(info.get("pid", -1))) or "socket" not in info:
+        return None
+    path = Path(info["socket"])
+    return f"{UNIX}{path}" if _socket_open(path) else None
 
 
 def resolve(uri: str) -> str:
@@ -110,23 +142,16 @@ def resolve(uri: str) -> str:
     return (find_server(uri) or uri) if is_local_path(uri) else uri
 
 
-def registry_file(port: int) -> Path:
-    """Where a running local server says which data directory it serves (found by port)."""
-    return Path(tempfile.gettempdir()) / "docs-qa-servers" / f"{port}.json"
-
-
 def data_dir_for(uri: str) -> Path | None:
     """The data directory behind a URI, when the URI is a running local server of ours."""
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.hostname not in {HOST, "localhost"} or parsed.port is None:
+    if not uri.startswith(UNIX) or not uri.endswith(SOCKET_SUFFIX):
         return None
-    try:
-        info = json.loads(registry_file(parsed.port).read_text())
-    except (OSError, ValueError):
-        return None
-    if alive(int(info.get("pid", -1))) and _port_open(parsed.port):
-        return Path(info["data_dir"])
-    return None
+    path = Path(uri.removeprefix(UNIX))
+    candidate = path.with_name(path.name.removesuffix(SOCKET_SUFFIX))
+    if path.parent == Path(tempfile.gettempdir()) / f"docs-qa-{os.geteuid()}":
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            candidate = Path(json.loads(path.with_suffix(".json").read_text())["data_dir"])
+    return candidate if find_server(candidate) == uri else None
 
 
 # --- attaching (every process of ours) --------------------------------------------------------
@@ -168,8 +193,7 @@ def _lease(path: Path) -> Path:
 
 
 def _take_lease(path: Path) -> None:
-    lease_dir(path).mkdir(parents=True, exist_ok=True)
-    _lease(path).write_text(str(time.time()))
+    write_atomic(_lease(path), str(time.time()))
 
 
 def _drop_lease(path: Path) -> None:
@@ -181,8 +205,8 @@ def _drop_lease(path: Path) -> None:
 def _starting(path: Path):
     """The start lock of a data directory: attaching, starting and stopping take it, so a
     lease is never taken on a server that is about to stop."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(_start_lock(path), "a") as lock:
+    make_folder(path.parent)
+    with open(os.open(_start_lock(path), os.O_WRONLY | os.O_CREAT, FILE_MODE), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -202,13 +226,15 @@ def _ensure_supervisor(path: Path, timeout_s: float) -> str:
 
 def _start_supervisor(path: Path, timeout_s: float) -> str:
     log = log_file(path)
-    with open(log, "wb") as out:  # a new log per server run
+    with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
+        os.fchmod(out.fileno(), FILE_MODE)  # a new log per server run, its owner's only
         process = subprocess.Popen(
             [sys.executable, "-m", "retrieval.store.local_server", str(path)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
             start_new_session=True,  # outlives its starter; a Ctrl-C of the starter spares it
+            umask=UMASK,  # what it and Milvus Lite create is owner-only
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
     deadline = time.monotonic() + timeout_s
@@ -267,12 +293,6 @@ def _drop_all() -> None:
 # --- the supervisor (its own process) ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
 def live_leases(path: Path) -> list[int]:
     """Pids holding a lease; the leases of processes that died are removed."""
     holders = []
@@ -288,33 +308,36 @@ def live_leases(path: Path) -> list[int]:
 
 def supervise(path: Path) -> int:
     """Run the server for `path` while any lease is held; then stop it and remove the record."""
-    port = _free_port()
+    sock = socket_file(path)
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()  # left by a server that was killed (we hold the start lock's decision)
     command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(path)]
     # Its OpenMP threads sleep between searches instead of spinning on the cores the question's
     # embedding needs next (measured: 158 -> ~95 ms a question at 10k chunks on 2 cores).
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}
+    host = UNIX + str(sock).removesuffix(":0")
     server = subprocess.Popen(  # its output goes where ours does: the log file
-        [*command, "--host", HOST, "--port", str(port)], stdin=subprocess.DEVNULL, env=env
+        [*command, "--host", host, "--port", "0"], stdin=subprocess.DEVNULL, env=env, umask=UMASK
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
-        while not _port_open(port):
+        while not _socket_open(sock):
             if server.poll() is not None:
                 return 1  # its reason is in the log, which the starter reports
             time.sleep(0.1)
-        _publish(path, port, server.pid)
+        _publish(path, sock, server.pid)
         while not stopping.is_set():
             _wait_until_idle(path, stopping, server)
             with _starting(path):  # nobody attaches while we decide
                 if stopping.is_set() or server.poll() is not None or not live_leases(path):
-                    _unpublish(path, port)
+                    _unpublish(path, sock)
                     _stop(server)
                     return 0
     finally:
         _stop(server)
-        _unpublish(path, port)
+        _unpublish(path, sock)
     return 0
 
 
@@ -330,20 +353,20 @@ def _wait_until_idle(path: Path, stopping: threading.Event, server: subprocess.P
             return
 
 
-def _publish(path: Path, port: int, server_pid: int) -> None:
-    record = {"pid": os.getpid(), "port": port, "server_pid": server_pid}
+def _publish(path: Path, sock: Path, server_pid: int) -> None:
+    record = {"pid": os.getpid(), "socket": str(sock), "server_pid": server_pid}
     write_atomic(record_file(path), json.dumps(record))
-    registry = registry_file(port)
-    registry.parent.mkdir(parents=True, exist_ok=True)
-    registry.write_text(json.dumps({"pid": os.getpid(), "data_dir": str(path)}))
+    if sock.parent != path.parent:  # in the runtime folder: say which index it serves
+        write_atomic(sock.with_suffix(".json"), json.dumps({"data_dir": str(path)}))
 
 
-def _unpublish(path: Path, port: int) -> None:
+def _unpublish(path: Path, sock: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if json.loads(record_file(path).read_text()).get("pid") == os.getpid():
             record_file(path).unlink()
-    with contextlib.suppress(OSError):
-        registry_file(port).unlink()
+    for leftover in (sock, sock.with_suffix(".json")) if sock.parent != path.parent else (sock,):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _stop(server: subprocess.Popen) -> None:

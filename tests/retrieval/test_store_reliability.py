@@ -238,20 +238,15 @@ def test_second_ingest_at_once_is_refused(tmp_path, embedder):
             pass
 
 
-def test_local_server_binds_loopback_and_is_found_by_other_processes(tmp_path):
+def test_local_server_listens_on_an_owner_only_socket_and_is_found_by_other_processes(tmp_path):
     db = str(tmp_path / "served.db")
     uri = ensure_server(db)
-    assert uri.startswith("http://127.0.0.1:")
+    assert uri == f"unix:{db}.sock:0"  # a Unix socket inside the data folder, no TCP port
     record = json.loads(Path(db + ".server.json").read_text())
-    port_hex = f"{record['port']:04X}"
-    sockets = [
-        line.split()[1]
-        for table in ("/proc/net/tcp", "/proc/net/tcp6")
-        for line in Path(table).read_text().splitlines()[1:]
-        if line.split()[1].endswith(":" + port_hex)
-    ]
-    # 127.0.0.1 only, as IPv4 or as an IPv4-mapped IPv6 address; never 0.0.0.0 or ::
-    assert sockets and all(a.split(":")[0].endswith("0100007F") for a in sockets), sockets
+    listening = [line.split()[-1] for line in Path("/proc/net/unix").read_text().splitlines()]
+    assert f"{db}.sock:0" in listening
+    assert os.stat(f"{db}.sock:0").st_mode & 0o077 == 0
+    assert os.stat(tmp_path).st_mode & 0o777 == 0o700
     from retrieval.store.local_server import resolve
 
     assert resolve(db) == uri  # another process pointed at the path goes through the server

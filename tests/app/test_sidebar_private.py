@@ -1,0 +1,16 @@
+"""Where the index lives (its path, its server's socket) is shown to admins only: a staff
+member's sidebar names neither (a path tells an attacker with a shell where to look)."""
+
+from __future__ import annotations
+
+from tests.app.conftest import texts
+from tests.app.test_chat import hashed, sign_in, users  # noqa: F401 - fixtures
+
+
+def test_the_index_location_is_for_admins_only(users, app_index):  # noqa: F811
+    index = app_index["db"]
+    staff = " ".join(texts(sign_in("bo").sidebar.caption))
+    assert "documents" in staff  # the index line is there
+    assert index not in staff and "unix:" not in staff and "127.0.0.1" not in staff
+    admin = " ".join(texts(sign_in("ana").sidebar.caption))
+    assert index in admin
