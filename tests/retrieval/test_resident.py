@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.access import ADMINS_ONLY, ALL, EVERYONE, Access
 from retrieval.settings import Settings
-from retrieval.store import ChunkRow, Store, resident
+from retrieval.store import MILVUS_ERRORS, ChunkRow, Store, resident
 
 DIM = 16
 GROUPS = [(EVERYONE,), ("hr",), ("eng",), ("hr", "eng"), (ADMINS_ONLY,)]
@@ -99,16 +99,20 @@ def test_the_copy_finds_what_milvus_finds_for_every_reader(index):
     try:
         at = ours.snapshot(access=ALL)
         copy = ours.wait_resident(at)
-        assert copy is not None and len(copy.ids) == 240 and copy.vectors.shape == (240, DIM)
+        assert copy is not None and len(copy.ids) == 240 and copy.codes.shape == (240, DIM)
+        # int8 codes, a scale, the id, language and shelf a row; its text stays in Milvus
+        assert copy.nbytes < 240 * (DIM + 24)
         assert set(copy.blocks) == {"en", "zh"}  # each listed language one block of rows
         for lang, (start, end) in copy.blocks.items():
-            assert set(copy.langs[start:end]) == {lang}
+            assert set(copy.langs[start:end]) == {lang.encode()}
         assert ours.resident.get(at.key) is copy  # what dense_search now reads
         assert compare(ours, theirs, 10) > 0
         # With k above every reader's share, both return exactly the rows the filter admits.
         assert compare(ours, theirs, 300) > 0
         nothing = ours.dense_search(queries()[0], 10, ours.snapshot(access=READERS[-1]))
         assert nothing == []
+        with pytest.raises(MILVUS_ERRORS, match="read it again"):  # a row dropped meanwhile
+            copy.rows.read(["a1", "no-such-row"])
     finally:
         ours.close()
         theirs.close()
@@ -130,7 +134,7 @@ def test_a_new_version_is_read_again_and_searched_in_milvus_meanwhile(tmp_path):
         expected = {f"a{i}" for i in range(1, 60, 2)} | {row.id for row in added}
         assert {h.chunk_id for h in found} == expected
         copy = ours.wait_resident(second)
-        assert copy is not None and set(copy.ids) == expected
+        assert copy is not None and {i.decode() for i in copy.ids} == expected
         assert {h.chunk_id for h in ours.dense_search(queries()[0], 100, second)} == expected
         # A search pinned to the old version still sees the old version, from Milvus.
         old = {h.chunk_id for h in ours.dense_search(queries()[1], 100, first)}
@@ -166,3 +170,36 @@ def test_a_failed_read_is_tried_again_after_a_pause(tmp_path, monkeypatch):
         assert holder.wait(at.key, 60) is not None  # then it is read after all
     finally:
         ours.close()
+
+
+def crowded(n: int, dim: int, seed: int) -> np.ndarray:
+    """Unit vectors like the bench's: a few hundred random ones, the rest mixes of two of them
+    plus a little noise (many near-duplicates: the hard case for rounding)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(300, dim)).astype(np.float32)
+    a, b = rng.integers(0, 300, n), rng.integers(0, 300, n)
+    w = rng.uniform(0.5, 0.9, (n, 1)).astype(np.float32)
+    mixed = w * base[a] + (1 - w) * base[b] + rng.normal(0, 0.01, (n, dim)).astype(np.float32)
+    return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("k", [10, 40])
+def test_rounded_scores_keep_every_row_of_the_exact_top_k(k):
+    vectors = crowded(20_000, 384, 11)
+    codes, scales = resident.quantised(vectors)
+    assert codes.dtype == np.int8 and codes.nbytes == vectors.nbytes // 4
+    rng = np.random.default_rng(12)
+    asked = vectors[rng.integers(0, len(vectors), 30)] + rng.normal(0, 0.02, (30, 384))
+    found = kept = 0
+    for query in asked.astype(np.float32):
+        rounded = resident.approximate(codes, scales, query)
+        chosen = resident.candidates(rounded, k, resident.spread(scales, query))
+        exact = vectors @ query
+        top = set(np.argsort(-exact)[:k].tolist())
+        found += len(top & set(chosen.tolist()))
+        kept += len(chosen)
+        # Re-scoring the candidates exactly gives the exact top k, in order.
+        rescored = chosen[np.argsort(-exact[chosen], kind="stable")[:k]]
+        assert rescored.tolist() == np.argsort(-exact, kind="stable")[:k].tolist()
+    assert found == 30 * k  # recall@k 1.000 after re-scoring
+    assert kept < 30 * (3 * k + 100)  # and few rows read back from Milvus for it
