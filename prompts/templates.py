@@ -83,13 +83,17 @@ Reply with one word: yes if a passage inside <context> contains the answer, no i
 CHECKED_NONE = "A check found no passage that answers this; the closest ones are in the sources."
 CHECKED_NONE_ZH = "检查发现没有段落回答这个问题；最接近的段落见来源。"
 
+#: Where setting up a model is explained: one place, named by every hint (the sidebar's too).
+MODEL_HELP = "README, “Written answers”"
+MODEL_HELP_ZH = "README 的 “Written answers” 一节"
+
 NO_MODEL_NOTICE = (
     "No language model is configured, so here are the most relevant passages. "
-    "Set RAG_LLM (see .env.example) to get written answers."
+    f"For written answers, set one up: {MODEL_HELP}."
 )
 
 NO_MODEL_NOTICE_ZH = (
-    "尚未配置语言模型，以下是最相关的段落。设置 RAG_LLM（见 .env.example）即可获得完整回答。"
+    f"尚未配置语言模型，以下是最相关的段落。如需完整回答，请配置模型：见 {MODEL_HELP_ZH}。"
 )
 
 
@@ -138,9 +142,20 @@ def checked_none(lang: str) -> str:
     return CHECKED_NONE_ZH if lang == "zh" else CHECKED_NONE
 
 
+#: A decline while the top passage matched strongly: the user should read it before giving up.
+MAY_HOLD_IT = "The model found no answer, but passage [{n}] may hold it."
+MAY_HOLD_IT_ZH = "模型没有找到答案，但段落 [{n}] 可能包含答案。"
+
+
+def may_hold_it(lang: str, n: int = 1) -> str:
+    return (MAY_HOLD_IT_ZH if lang == "zh" else MAY_HOLD_IT).format(n=n)
+
+
 def is_warning(notice: str) -> bool:
-    """Notices said plainly (a weak match, an unsupported answer); others are small print."""
-    return notice in WEAK_NOTICES or notice.startswith(CHECK_PREFIXES)
+    """Notices said plainly (a weak match, an unsupported answer, a decline beside a strong
+    passage); others are small print."""
+    held = (MAY_HOLD_IT.split("[")[0], MAY_HOLD_IT_ZH.split("[")[0])
+    return notice in WEAK_NOTICES or notice.startswith(CHECK_PREFIXES + held)
 
 
 def weak_match_notice(lang: str, answered: bool) -> str:
@@ -165,6 +180,13 @@ def declines(text: str) -> bool:
     """The answer is the cannot-answer sentence, give or take a few words around it."""
     plain = " ".join(text.lower().split())
     return len(plain) <= 2 * len(CANNOT_ANSWER) and any(core in plain for core in DECLINE_CORES)
+
+
+def says_cannot_answer(text: str) -> bool:
+    """The cannot-answer sentence is anywhere in the answer: a model that writes something and
+    also says it cannot answer has declined (what else it wrote is not an answer)."""
+    plain = " ".join(text.lower().split())
+    return any(core in plain for core in DECLINE_CORES)
 
 
 def no_model_notice(lang: str) -> str:

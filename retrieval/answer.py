@@ -18,9 +18,10 @@ from prompts.templates import (
     REWRITE_SYSTEM_PROMPT,
     cannot_answer,
     checked_none,
-    declines,
     fence,
+    may_hold_it,
     no_model_notice,
+    says_cannot_answer,
     unsupported_notice,
     weak_match_notice,
 )
@@ -346,7 +347,11 @@ def _relevance_declined(
 
 def _marked_weak(answer: Answer, weak: bool, lang: str) -> Answer:
     """A model's answer from weakly matching passages: flagged, with a notice beside the
-    sources (not when the model itself said it cannot answer)."""
+    sources (not when the model itself said it cannot answer). A decline over a strong match
+    points at the top passage instead: the model may have missed what it holds."""
+    if answer.status == "refused" and not weak and answer.sources:
+        notice = may_hold_it(lang, answer.sources[0].n)
+        return replace(answer, weak_match=False, notices=[*answer.notices, notice])
     if not weak or answer.status != "answered":
         return replace(answer, weak_match=weak)
     notice = weak_match_notice(lang, answered=True)
@@ -433,16 +438,17 @@ def _written(
     notices: list[str],
     usage: Usage,
 ) -> Answer:
-    """The model's whole answer, checked: its citations, whether it declined, and whether what
+    """The model's whole answer, checked: whether it declined, its citations, and whether what
     it cites supports it."""
+    if says_cannot_answer(raw):
+        return _declined(question, reasoning, kept, chat, query, notices, usage)
     text, marked, invalid = check_citations(raw.strip(), kept)
     if invalid:
         notices.append(f"The answer cites {invalid}, which match no passage; treat them with care.")
     if not text:
         notices.append("The model returned no answer text.")
-    refused = declines(text)
     unsupported = ""
-    if text and not refused:
+    if text:
         verdict, missing = support(text, [s.text for s in marked if s.cited])
         if verdict != "supported":
             unsupported = verdict
@@ -453,10 +459,34 @@ def _written(
         marked,
         chat.name,
         query,
-        status="refused" if refused else "answered",
+        status="answered",
         notices=notices,
         invalid_citations=invalid,
         unsupported=unsupported,
+        usage=usage,
+    )
+
+
+def _declined(
+    question: str,
+    reasoning: str,
+    kept: list[Source],
+    chat: ChatClient,
+    query: str,
+    notices: list[str],
+    usage: Usage,
+) -> Answer:
+    """One status for a decline: the cannot-answer sentence alone, in the question's language,
+    with the passages below it and none cited. Whatever else the model wrote beside the
+    sentence is dropped: it is neither an answer the passages support nor the decline."""
+    return Answer(
+        cannot_answer(language(question)),
+        reasoning.strip(),
+        list(kept),
+        chat.name,
+        query,
+        status="refused",
+        notices=notices,
         usage=usage,
     )
 
