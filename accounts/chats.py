@@ -14,9 +14,10 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -81,6 +82,33 @@ class Conversation:
     created: float
     updated: float
     knowledge: tuple[str, ...] = ()  # the knowledge bases it searches (empty: all)
+
+
+#: The chat list's date groups, newest first: last activity today, yesterday, in the 7 days
+#: before today, or earlier (local days, as the user sees the date).
+DateGroup = Literal["today", "yesterday", "week", "older"]
+
+
+def date_group(updated: float, today: date) -> DateGroup:
+    """Which group a chat last active at `updated` falls in, seen on `today`."""
+    days = (today - datetime.fromtimestamp(updated).date()).days
+    if days <= 0:
+        return "today"
+    return "yesterday" if days == 1 else "week" if days < 7 else "older"
+
+
+DATE_GROUPS: tuple[DateGroup, ...] = ("today", "yesterday", "week", "older")
+
+
+def by_date(
+    chats: Sequence[Conversation], today: date
+) -> list[tuple[DateGroup, list[Conversation]]]:
+    """The chats under their date groups, newest group first, each in the order given; empty
+    groups left out."""
+    groups: dict[DateGroup, list[Conversation]] = {}
+    for chat in chats:
+        groups.setdefault(date_group(chat.updated, today), []).append(chat)
+    return [(name, groups[name]) for name in DATE_GROUPS if name in groups]
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def grouping_for(embedder_name: str, threshold: float | None = None) -> Grouping
 
 @dataclass(frozen=True)
 class GapItem:
-    """One question the docs fell short on."""
+    """One question the docs fell short on, as the standalone question it was searched as."""
 
     question: str
     user: str
@@ -66,6 +66,7 @@ class GapItem:
     lang: str
     knowledge: tuple[str, ...]  # the knowledge bases searched (empty: all the asker may read)
     closest: tuple[tuple[str, str], ...]  # (doc, heading) of the passages found, best first
+    asked: str = ""  # a follow-up as typed ("And how many can I carry over?"); "" if the same
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Gap:
     closest: dict[str, int]  # "doc › heading" -> questions that found it, most first
     first_seen: float
     last_seen: float
+    asked_as: tuple[str, ...] = ()  # follow-ups as typed, before they became the questions
 
 
 # --- finding and grouping ---------------------------------------------------------------------
@@ -104,15 +106,19 @@ def gap_items(store: ChatStore, since: float, until: float) -> list[GapItem]:
 
 
 def item_of(flagged: Flagged) -> GapItem:
-    """A stored answer as a gap item; a refusal is not also counted as weak."""
+    """A stored answer as a gap item, under the standalone question it was searched as (a
+    follow-up alone says little); a refusal is not also counted as weak."""
     answer = flagged.answer
+    asked = wording(flagged.question)
+    standalone = wording(answer.query) or asked
     refused = answer.status == "refused"
     said = (refused, answer.weak_match and not refused, flagged.none_of_these)
     found = [(s.doc, s.heading) for s in answer.sources] or list(answer.looked_at)
     closest = tuple(dict.fromkeys(found))
     reasons = tuple(reason for reason, yes in zip(REASONS, said, strict=True) if yes)
-    return GapItem(flagged.question, flagged.user, flagged.created, reasons,
-                   language(flagged.question), tuple(answer.knowledge), closest)  # fmt: skip
+    typed = "" if asked == standalone else asked
+    return GapItem(standalone, flagged.user, flagged.created, reasons, language(asked),
+                   tuple(answer.knowledge), closest, typed)  # fmt: skip
 
 
 def group(
@@ -208,6 +214,7 @@ def gap_of(items: Sequence[GapItem], viewer: Viewer) -> Gap:
         closest=closest_documents(items, viewer.readable),
         first_seen=min(item.created for item in items),
         last_seen=max(item.created for item in items),
+        asked_as=tuple(dict.fromkeys(item.asked for item in items if item.asked)),
     )
 
 
@@ -246,8 +253,8 @@ def _now() -> float:
     return datetime.now().timestamp()
 
 
-COLUMNS = ("count", "question", "other questions", "reasons", "knowledge bases", "languages",
-           "closest documents", "askers", "first seen", "last seen")  # fmt: skip
+COLUMNS = ("count", "question", "other questions", "asked as", "reasons", "knowledge bases",
+           "languages", "closest documents", "askers", "first seen", "last seen")  # fmt: skip
 
 
 def table_rows(gaps: Sequence[Gap]) -> list[dict[str, str | int]]:
@@ -257,6 +264,7 @@ def table_rows(gaps: Sequence[Gap]) -> list[dict[str, str | int]]:
             "count": gap.count,
             "question": gap.question,
             "other questions": "\n".join(gap.questions[1:]),
+            "asked as": "\n".join(gap.asked_as),
             "reasons": counted(gap.reasons),
             "knowledge bases": "; ".join(gap.knowledge),
             "languages": "; ".join(gap.languages),

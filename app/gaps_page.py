@@ -83,6 +83,9 @@ def gap_details(page: Page, gap: gaps.Gap, kept, documents: list[str]) -> None:
     with st.expander(plain(f"{gap.count} × {gap.question}")):
         st.caption(t("gaps_questions"))
         st.text("\n".join(gap.questions))
+        if gap.asked_as:
+            st.caption(t("gaps_asked_as"))
+            st.text("\n".join(gap.asked_as))
         if gap.closest:
             st.caption(t("gaps_closest"))
             st.text(gaps.counted(gap.closest))

@@ -95,9 +95,10 @@ def admin_password_ok(settings: Settings, password: str) -> bool:
 
 
 def visible_counts(back: Backend, access, version: int) -> tuple[int, int]:
-    """(documents, chunks) this user may read: the index's own counts for admins, counted
-    inside Milvus with the user's filter for others (cached per groups and version)."""
-    if access.groups is None:
+    """(documents, chunks) this user may read in the knowledge bases picked: the index's own
+    counts for admins who picked none, counted inside Milvus with the filter otherwise (cached
+    per groups, pick and version)."""
+    if access.groups is None and access.knowledge is None:
         info = back.status()
         return (info.docs, info.chunks) if info else (0, 0)
     return _visible_counts(back.uri, access.key, version, _back=back, _access=access)

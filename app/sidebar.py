@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import streamlit as st
 
-from accounts.chats import ChatStore
+from accounts.chats import ChatStore, Conversation, by_date
 from app import auth, services, views
 from app.chat import Page, switch_to
 from app.i18n import LANGUAGES, t, ui_language
@@ -54,14 +56,22 @@ def conversations(page: Page) -> None:
     if not listed:
         st.caption(t("no_chats"))
     current = st.session_state.get("conversation")
-    for chat in listed[:50]:
-        kind = "primary" if chat.id == current else "tertiary"
-        label = views.plain(chat.title)
-        if st.button(label, key=f"chat-{chat.id}", type=kind, width="stretch"):
-            switch_to(chat.id)
-            st.rerun()
+    for group, chats in by_date(listed[:50], date.today()):
+        st.caption(t(f"chats_{group}"))
+        for chat in chats:
+            chat_button(chat, current)
     if current:
         manage_current(page, current, next((c for c in listed if c.id == current), None))
+
+
+def chat_button(chat: Conversation, current: str | None) -> None:
+    """One chat in the list, its last activity's date and time on hover."""
+    kind = "primary" if chat.id == current else "tertiary"
+    when = datetime.fromtimestamp(chat.updated).strftime("%Y-%m-%d %H:%M")
+    label = views.plain(chat.title)
+    if st.button(label, key=f"chat-{chat.id}", type=kind, width="stretch", help=when):
+        switch_to(chat.id)
+        st.rerun()
 
 
 def manage_current(page: Page, current: str, chat) -> None:

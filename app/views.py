@@ -17,6 +17,8 @@ from retrieval.store import Section
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$:|])")
 LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.MULTILINE)
+HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def plain(text: str) -> str:
@@ -24,6 +26,19 @@ def plain(text: str) -> str:
     links, colour and icon directives all escaped."""
     escaped = MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
+def passage_markdown(text: str) -> str:
+    """A passage's markdown with its headings as small bold labels: a passage sits inside an
+    answer, and a `# Heading` in it must not render as a page title larger than the answer
+    (lines inside fenced code are left alone)."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else HEADING.match(line)
+        lines.append(f"**{heading.group(1)}**" if heading and heading.group(1) else line)
+    return "\n".join(lines)
 
 
 def source_label(source: Source) -> str:
@@ -39,7 +54,7 @@ def render_sources(sources: list[Source], on_open: Callable[[Source], None], key
     st.caption(t("sources"))
     for source in sources:
         with st.expander(plain(source_label(source)), expanded=False):
-            st.markdown(source.text)
+            st.markdown(passage_markdown(source.text))
             if st.button(
                 t("open_section"), key=f"{key}-open-{source.n}", icon=":material/article:"
             ):
@@ -62,7 +77,7 @@ def render_passages(answer: Answer) -> None:
     for source in answer.sources:
         with st.container(border=True):
             st.markdown(f"**{plain(source_label(source))}**")
-            st.markdown(source.text)
+            st.markdown(passage_markdown(source.text))
 
 
 def render_reasoning(text: str) -> None:
@@ -129,9 +144,9 @@ def render_section(section: Section, cited: str) -> None:
     st.caption(t("ingested", at=section.ingested_at or "?"))
     for passage in section.passages:
         if passage.text == cited:
-            st.info(passage.text, icon=":material/format_quote:")
+            st.info(passage_markdown(passage.text), icon=":material/format_quote:")
         else:
-            st.markdown(passage.text)
+            st.markdown(passage_markdown(passage.text))
 
 
 def retry_soon(seconds: float = 3.0) -> None:
