@@ -4,14 +4,16 @@ in Milvus.
 A Milvus Lite search costs 20-30 ms at 10k chunks and 300-400 ms at 100k whatever it asks,
 where numpy scores the same rows in a few milliseconds. So a process that searches keeps one
 compact copy of the live version: each row's vector as int8 with a scale of its own (1.3 KB at
-1280-d, a quarter of float32), its id, language, groups and knowledge base; never its text. A
-search scores every row it may read from the copy, takes the rows that can still be in the top
-k given the rounding (`SPREAD` standard deviations of it), reads those rows' float vectors and
-texts from Milvus by id in one query, and ranks them by their exact inner products: the hits
-and scores a FLAT search gives. The copy is read in the background once per version; until it
-is ready, and for an index larger than `RAG_RESIDENT_MAX_CHUNKS`, searches go to Milvus. Who
-may read which row is decided by `Access.allows`, the same rule `Access.condition` gives Milvus
-(tested to agree on a real index).
+1280-d, a quarter of float32), its id, language, groups and knowledge base. A search scores
+every row it may read from the copy, takes the rows that can still be in the top k given the
+rounding (`SPREAD` standard deviations of it), reads those rows' float vectors and texts from
+Milvus by id in one query, and ranks them by their exact inner products: the hits and scores a
+FLAT search gives. A version of at most a quarter of the limit keeps its float vectors and
+texts too (`HELD_SHARE`), and its candidates are read from memory. The copy is read in the
+background once per version; until it is ready, and for an index larger than
+`RAG_RESIDENT_MAX_CHUNKS`, searches go to Milvus. Who may read which row is decided by
+`Access.allows`, the same rule `Access.condition` gives Milvus (tested to agree on a real
+index).
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ log = logging.getLogger(__name__)
 # Milvus Lite gives the iterator no server timestamp, and pymilvus warns of it on every read.
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
-FIELDS = ["id", "vector", "lang", "kb", "groups"]  # what the copy holds (texts stay in Milvus)
+FIELDS = ["id", "vector", "lang", "kb", "groups"]  # what every copy holds
 SHOWN = ["id", "vector", "doc", "heading", "text", "pages", "lang", "kb"]  # read per search
+# A version of at most a quarter of the limit also keeps its float vectors and texts (6-8 MB a
+# thousand chunks), so a search reads its candidates from memory, not from Milvus (a query by
+# id costs 8-20 ms on Lite for a search's 40-120 candidates); past it, 1.4 MB a thousand.
+HELD_SHARE = 4
 BATCH = 256  # rows read at a time
 # A copy lasts a whole version, so it is read with every write before it seen (a server's
 # default, Bounded, may lag a moment behind, which a search shrugs off but a copy would keep).
@@ -108,12 +114,14 @@ class Resident:
     shelves: tuple[tuple[tuple[str, ...], str], ...]  # distinct (groups, kb) of the rows
     blocks: dict[str, tuple[int, int]]  # the rows [start, end) of each language of the key
     rows: Rows = field(compare=False)
+    exact: np.ndarray | None = None  # (rows, dim) float32, on a version of HELD_SHARE or less
+    shown: tuple[tuple[str, str, str, str], ...] | None = None  # doc, heading, text, pages
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the row arrays (the measure of RAG_RESIDENT_MAX_CHUNKS)."""
+        """Memory held by the row arrays (texts not counted)."""
         arrays = (self.ids, self.codes, self.scales, self.langs, self.readers)
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in arrays) + (self.exact.nbytes if self.exact is not None else 0)
 
     def search(self, vector, k: int, access: Access, lang: str = "") -> list[Hit]:
         """The k rows with the highest inner product that `access` may read (and in `lang`
@@ -140,13 +148,26 @@ class Resident:
         return mask
 
     def _exact(self, chosen: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:
-        """The candidates' float vectors and texts read from Milvus, ranked exactly."""
-        ids = [self.ids[i].decode() for i in chosen]
-        found = self.rows.read(ids)
-        vectors = np.asarray([found[i]["vector"] for i in ids], dtype=np.float32)
+        """The candidates' float vectors and texts (held, or read from Milvus), ranked
+        exactly."""
+        vectors, found = self._candidates(chosen)
         scores = vectors @ query
         order = np.argsort(-scores, kind="stable")[:k]
-        return [to_hit(found[ids[i]], float(scores[i])) for i in order]
+        return [to_hit(found[i], float(scores[i])) for i in order]
+
+    def _candidates(self, chosen: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+        ids = [self.ids[i].decode() for i in chosen]
+        if self.exact is None or self.shown is None:
+            found = self.rows.read(ids)
+            rows = [found[i] for i in ids]
+            return np.asarray([row["vector"] for row in rows], dtype=np.float32), rows
+        rows = []
+        for row, chunk_id in zip(chosen, ids, strict=True):
+            doc, heading, text, pages = self.shown[row]
+            kb = self.shelves[self.readers[row]][1]
+            rows.append({"id": chunk_id, "doc": doc, "heading": heading, "text": text,
+                         "pages": pages, "lang": self.langs[row].decode(), "kb": kb})  # fmt: skip
+        return self.exact[chosen], rows
 
 
 def approximate(codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -198,11 +219,12 @@ def read(client: MilvusClient, key: Key, limit: int) -> Resident | None:
     total = sum(counts)
     if total > limit:
         return None
-    reading = _Reading(total)
+    held = total <= limit // HELD_SHARE
+    reading = _Reading(total, held)
     blocks = {}
     for (lang, where), count in zip(key.parts(), counts, strict=True):
         start = len(reading.ids)
-        for batch in _batches(client, key.collection, where):
+        for batch in _batches(client, key.collection, where, held):
             reading.add(batch)
         if len(reading.ids) - start != count:
             raise RuntimeError("the version changed while it was read")
@@ -214,8 +236,10 @@ def read(client: MilvusClient, key: Key, limit: int) -> Resident | None:
 class _Reading:
     """Rows as they arrive, the vectors rounded into arrays of the counted size."""
 
-    def __init__(self, total: int):
-        self.total = total
+    def __init__(self, total: int, held: bool):
+        self.total, self.held = total, held
+        self.exact = np.empty((total, 0), dtype=np.float32)
+        self.shown: list[tuple[str, str, str, str]] = []
         self.ids: list[bytes] = []
         self.codes: np.ndarray | None = None
         self.scales = np.empty(total, dtype=np.float32)
@@ -227,9 +251,15 @@ class _Reading:
         at = len(self.ids)
         if at + len(batch) > self.total:
             raise RuntimeError("the version changed while it was read")
-        codes, scales = quantised(np.asarray([row["vector"] for row in batch], dtype=np.float32))
+        vectors = np.asarray([row["vector"] for row in batch], dtype=np.float32)
+        codes, scales = quantised(vectors)
         if self.codes is None:
             self.codes = np.empty((self.total, codes.shape[1]), dtype=np.int8)
+            if self.held:
+                self.exact = np.empty((self.total, codes.shape[1]), dtype=np.float32)
+        if self.held:
+            self.exact[at : at + len(batch)] = vectors
+            self.shown += [(r["doc"], r["heading"], r["text"], r.get("pages") or "") for r in batch]
         self.codes[at : at + len(batch)] = codes
         self.scales[at : at + len(batch)] = scales
         for row in batch:
@@ -251,6 +281,8 @@ class _Reading:
             tuple(self.shelves),
             blocks,
             rows,
+            self.exact[:count] if self.held else None,
+            tuple(self.shown) if self.held else None,
         )
 
 
@@ -261,9 +293,10 @@ def _count(client: MilvusClient, collection: str, where: str) -> int:
     return int(counted[0]["count(*)"]) if counted else 0
 
 
-def _batches(client: MilvusClient, collection: str, where: str) -> Iterator[list[dict]]:
+def _batches(client: MilvusClient, collection: str, where: str, held: bool) -> Iterator[list[dict]]:
+    fields = sorted({*FIELDS, *SHOWN}) if held else FIELDS
     found = client.query_iterator(
-        collection, batch_size=BATCH, filter=where, output_fields=FIELDS, consistency_level=STRONG
+        collection, batch_size=BATCH, filter=where, output_fields=fields, consistency_level=STRONG
     )
     try:
         while batch := found.next():

@@ -94,14 +94,17 @@ def compare(copy_side: Store, milvus_side: Store, k: int) -> int:
     return compared
 
 
-def test_the_copy_finds_what_milvus_finds_for_every_reader(index):
-    ours, theirs = store(index), milvus_only(index)
+@pytest.mark.parametrize("limit", [2_000, 500])  # texts and floats held; read from Milvus
+def test_the_copy_finds_what_milvus_finds_for_every_reader(index, limit):
+    ours, theirs = store(index, resident_max_chunks=limit), milvus_only(index)
     try:
         at = ours.snapshot(access=ALL)
         copy = ours.wait_resident(at)
         assert copy is not None and len(copy.ids) == 240 and copy.codes.shape == (240, DIM)
-        # int8 codes, a scale, the id, language and shelf a row; its text stays in Milvus
-        assert copy.nbytes < 240 * (DIM + 24)
+        held = limit // resident.HELD_SHARE >= 240
+        assert (copy.exact is not None, copy.shown is not None) == (held, held)
+        # int8 codes, a scale, the id, language and shelf a row; the texts stay in Milvus
+        assert copy.nbytes < 240 * (DIM + 24 + (4 * DIM if held else 0))
         assert set(copy.blocks) == {"en", "zh"}  # each listed language one block of rows
         for lang, (start, end) in copy.blocks.items():
             assert set(copy.langs[start:end]) == {lang.encode()}
