@@ -53,6 +53,11 @@ def report(figures: Figures, configs: dict[str, dict[str, object]], k: int, argv
         about = known[name].about if name in known else name
         parts.append(f"### {name}: {about}\n\n{table(by_config, k)}")
     described = "\n".join(f"- **{name}**: {_describe(configs[name])}" for name in configs)
+    if any(name.endswith("+model") for by_config in figures.values() for name in by_config):
+        described += (
+            "\n- **NAME+model**: the same index searched with the configured chat model "
+            "writing the question in the index's other language (`--query-model`)"
+        )
     parts += [described, METRICS_NOTE]
     return "\n\n".join(parts) + "\n"
 
@@ -105,6 +110,9 @@ METRICS_NOTE = """recall@k: share of answerable questions with at least one hit 
 MRR@10 and nDCG@10 (binary gains; the ideal ranking counts every chunk of the index that satisfies
 the hit rule). e2e@5: answerable questions that are not refused and have a hit in the top 5
 (without a model; with one, only an empty retrieval is refused, so e2e@5 is recall@5).
+page@5: the gold page is among the top 5, whichever section (page-level recall beside the
+passage-level recall@5). context: context recall, the answer snippet is inside the passages the
+model would be given (the top k as the answer pipeline builds its prompt, at its budget).
 refused_answerable / refused_unanswerable: share refused flatly without a model (lower / higher
 is better); weak_answerable / weak_unanswerable: share flagged "the documents may not answer
 this" or refused (lower / higher is better). A hit is a chunk containing the answer snippet, or

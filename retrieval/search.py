@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from retrieval.access import Access
-from retrieval.batching import BatchingEmbedder
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
     BLEND_OFFLINE,
@@ -256,8 +255,7 @@ class Retriever:
         self.query_model = query_model
         self._languages: tuple[str, ...] = ()  # the index's, as last seen: what to translate into
         self.store = store or Store(settings)
-        # questions asked at once are embedded in one batch (retrieval/batching.py)
-        self.embedder = embedder or BatchingEmbedder(embedder_for(settings, self.store))
+        self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
         # One question, one wait: its index round trips run side by side on these threads.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")
@@ -344,19 +342,24 @@ class Retriever:
         if helping is None or self.query_model is None:
             return []
         languages = info.languages if info else ()
-        wordings = [
-            v.text
+        variants = [
+            v
             for v in self.query_model.variants(helping)
             if v.kind != "translation" or not languages or v.lang in languages
         ]
-        if not wordings:
+        if not variants:
             return []
+        wordings = [v.text for v in variants]
         lexical = [self._threads.submit(self._text_search, w, pool, at) for w in wordings]
         vectors = self.embedder.embed_queries(wordings)
-        return [
-            self._candidates(w, vec, pool, info, at, bm25.result())
-            for w, vec, bm25 in zip(wordings, vectors, lexical, strict=True)
-        ]
+        found = []
+        for v, vec, bm25 in zip(variants, vectors, lexical, strict=True):
+            c = self._candidates(v.text, vec, pool, info, at, bm25.result())
+            if v.kind == "translation" and self.settings.translation_scope == "own":
+                # the translation speaks for its language's passages; the question for its own
+                c = replace(c, ranked=[h for h in c.ranked if passage_language(h) == v.lang])
+            found.append(c)
+        return found
 
     def _dense_rankings(
         self, own: str, vector: np.ndarray, pool: int, info, at: Snapshot

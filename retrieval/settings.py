@@ -398,6 +398,11 @@ class Settings(BaseSettings):
         6.0, gt=0, description="How long a search waits for the query model before going on."
     )
     query_model_cache: int = Field(1024, ge=0, description="Questions whose variants are kept.")
+    translation_scope: Literal["own", "all"] = Field(
+        "own",
+        description="Which passages a translated question ranks: those in its language "
+        "('own': the question ranks its own language's) or all of them.",
+    )
     query_fusion: Literal["sum", "max"] = Field(
         "sum",
         description="How the rankings of the question's wordings are fused: the sum of each "
