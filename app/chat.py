@@ -215,15 +215,33 @@ def draw_history(page: Page) -> None:
             st.markdown(views.plain(turn["question"]))
         with st.chat_message("assistant"):
             answer: Answer = turn["answer"]
+            key = f"m{turn['id'] or position}"
+            strong_elsewhere(page, turn["question"], answer.elsewhere, key)
             views.render_answer(answer)
             searched_in(page, answer)
-            key = f"m{turn['id'] or position}"
             views.render_sources(answer.sources, lambda s: source_dialog(page, s), key)
             views.render_timing(answer)
             if turn["id"] is not None and answer.status != "error":
                 feedback_controls(page, turn, key)
             if position == len(history) - 1:
                 last_turn_controls(turn, key)
+
+
+def strong_elsewhere(page: Page, question: str, base: str, key: str) -> None:
+    """Above an answer whose bases matched only weakly: another base the user may read has a
+    strong match, and one click asks the question again there."""
+    if not base:
+        return
+    label = services.knowledge(page.settings).base(base).label(ui_language())
+    st.info(t("elsewhere", name=views.plain(label)), icon=":material/travel_explore:")
+    st.button(t("search_there", name=views.plain(label)), key=f"{key}-elsewhere",
+              icon=":material/search:", on_click=search_there, args=(question, base))  # fmt: skip
+
+
+def search_there(question: str, base: str) -> None:
+    """Before the next run draws the picker: pick `base` and ask the question again."""
+    st.session_state.knowledge_pick = [base]
+    st.session_state.redo = {"question": question, "replaces": None}
 
 
 def searched_in(page: Page, answer: Answer) -> None:

@@ -80,6 +80,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "search_in_help": "Point this conversation at some knowledge bases; none picked "
         "searches everything you may read. Follow-ups keep the choice.",
         "searched_in": "Searched in: {names}",
+        "elsewhere": "**{name}** has a strong match for this question; the bases searched "
+        "matched it only weakly.",
+        "search_there": "Search in {name}",
         "no_model_label": "no model",
         "feedback_comment": "What was wrong? (optional)",
         "feedback_source": "The right source was… (optional)",
@@ -186,6 +189,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "search_in_help": "让本次对话只在所选知识库中搜索；不选则搜索您可查看的全部文档。"
         "后续追问沿用此选择。",
         "searched_in": "搜索范围：{names}",
+        "elsewhere": "**{name}** 中有与此问题高度匹配的内容；所搜索的知识库匹配度较低。",
+        "search_there": "在 {name} 中搜索",
         "no_model_label": "无模型",
         "feedback_comment": "哪里不对？（可选）",
         "feedback_source": "正确的来源是……（可选）",

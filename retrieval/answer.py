@@ -28,7 +28,7 @@ from prompts.templates import (
 from retrieval.access import Access
 from retrieval.context import widened
 from retrieval.llm import ChatClient, ContextTooLongError, Delta, LLMError, Message, Usage
-from retrieval.refusal import judge, passages_answer
+from retrieval.refusal import is_weak, judge, passages_answer
 from retrieval.search import Retriever
 from retrieval.settings import Settings
 from retrieval.support import support
@@ -116,6 +116,9 @@ class Answer:
     #: a refusal's closest passages, (doc, heading) best first: not shown as sources, kept
     #: for the admin's doc-gap report
     looked_at: tuple[tuple[str, str], ...] = ()
+    #: when the bases searched matched only weakly: another base the asker may read whose best
+    #: passage matches strongly ("" if none); the chat offers to search there
+    elsewhere: str = ""
 
     @property
     def cannot_answer(self) -> bool:
@@ -131,6 +134,7 @@ class Answer:
             "model": self.model,
             "weak_match": self.weak_match,
             "unsupported": self.unsupported,
+            "elsewhere": self.elsewhere,
         }
 
     def to_record(self) -> dict:
@@ -310,6 +314,8 @@ def answer_question(
     found = retriever.retrieve(query, k or settings.top_k, access=access)
     clock = Clock(started, retrieved=time.perf_counter(), knowledge=searched_in(access))
     verdict = judge(found, settings, with_model=chat is not None)
+    if verdict.weak:
+        clock.elsewhere = strong_elsewhere(retriever, query, k or settings.top_k, access, settings)
     if verdict.refuse:
         closest = tuple((h.doc, h.heading) for h in found.hits)
         refused = Answer(cannot_answer(lang), model=model, query=query, status="refused",
@@ -366,6 +372,7 @@ class Clock:
     retrieved: float
     first: float = 0.0
     knowledge: tuple[str, ...] = ()
+    elsewhere: str = ""
 
     def saw(self, delta: Delta) -> Delta:
         self.first = self.first or time.perf_counter()
@@ -374,7 +381,20 @@ class Clock:
     def stamp(self, answer: Answer) -> Answer:
         ms = lambda t: round((t - self.started) * 1000, 1) if t else 0.0  # noqa: E731
         timings = Timings(ms(self.retrieved), ms(self.first), ms(time.perf_counter()))
-        return replace(answer, timings=timings, knowledge=self.knowledge)
+        return replace(answer, timings=timings, knowledge=self.knowledge, elsewhere=self.elsewhere)
+
+
+def strong_elsewhere(
+    retriever: Retriever, query: str, k: int, access: Access, settings: Settings
+) -> str:
+    """When the bases picked match only weakly: the base, among all the reader may read,
+    whose best passage matches the query strongly ("" if none, or if nothing was picked)."""
+    if not access.knowledge:
+        return ""
+    wider = retriever.retrieve(query, k, access=access.reader)
+    if not wider.hits or wider.hits[0].kb in access.knowledge or is_weak(wider, settings):
+        return ""
+    return wider.hits[0].kb
 
 
 def searched_in(access: Access) -> tuple[str, ...]:

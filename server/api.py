@@ -220,7 +220,7 @@ def completion(answer: Answer, model: str, reply_id: str) -> dict:
         "usage": usage_fields(answer),
         "sources": source_fields(answer), "status": answer.status,
         "weak_match": answer.weak_match, "unsupported": answer.unsupported,
-        "knowledge": list(answer.knowledge),
+        "knowledge": list(answer.knowledge), "elsewhere": answer.elsewhere,
     }  # fmt: skip
 
 

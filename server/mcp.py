@@ -72,6 +72,7 @@ class Docs:
             "unsupported": final.unsupported,
             "sources": sources,
             "knowledge": list(final.knowledge),
+            "elsewhere": final.elsewhere,  # a readable base not searched that matches strongly
         }
 
     def documents(self) -> list[dict]:

@@ -12,7 +12,7 @@ import pytest
 
 from accounts.chats import ChatStore, Conversation, by_date, date_group
 from accounts.users import Account, User, hash_password, save_account
-from tests.app.conftest import doc_count, texts
+from tests.app.conftest import ask, doc_count, texts
 from tests.app.test_chat import PASSWORD, sign_in
 
 TODAY = date(2026, 3, 14)
@@ -73,3 +73,20 @@ def test_an_admins_counts_follow_the_search_in_pick(users):
     assert doc_count(at) == 13 < everything  # as for everyone (test_knowledge.py: bo)
     at.sidebar.multiselect(key="knowledge_pick").set_value([]).run()
     assert doc_count(at) == everything
+
+
+def test_another_base_with_a_strong_match_is_one_click_away(users):
+    at = sign_in("bo")
+    at.sidebar.multiselect(key="knowledge_pick").set_value(["it"]).run()
+    at = ask(at, "Who approves my leave request?")  # IT help matches it weakly, HR strongly
+    [notice] = [n for n in texts(at.info) if "strong match" in n]
+    assert notice.startswith("**HR handbook** has a strong match")
+    [there] = [b for b in at.button if (b.key or "").endswith("-elsewhere")]
+    assert there.label == "Search in HR handbook"
+    there.click().run()
+    assert at.sidebar.multiselect(key="knowledge_pick").value == ["hr"]
+    store = ChatStore(users.parent / "chats.sqlite")
+    first, again = store.messages("bo", at.query_params["chat"])
+    assert first.answer.elsewhere == "hr" and again.question == first.question
+    assert again.answer.sources and all(s.knowledge == "hr" for s in again.answer.sources)
+    assert again.answer.elsewhere == ""  # asked where the match is: nothing more to offer
