@@ -7,17 +7,21 @@ the same vectors of each language, and BM25 over the same texts in-process (bm25
 1,200 real blend embeddings of short staff-style sentences, half English and half Chinese;
 beyond that, convex mixes of two real ones of the same language plus a little noise,
 re-normalised (each keeps the text of the first). Queries: the sample set's English questions
-and zh-ops' Chinese ones, alternating. p50/p95 over the queries; "20 clients": the same
-retriever asked by 20 threads at once (as the API's worker threads ask it), per-query latency.
-Serving RSS: the peak of a separate process that opens the index, loads the models, reads the
-resident copy of the vectors and answers 20 searches. "Milvus only": the same searches with the
-resident copy off (RAG_RESIDENT_MAX_CHUNKS=0), every dense search a round trip to Milvus Lite.
+and zh-ops' Chinese ones, alternating. p50/p95 over the queries, one at a time, the questions
+embedded as a serving process does (retrieval/batching.py; "unbatched": the model called
+directly). "20 clients": the same retriever asked by 20 threads at once (as the API's worker
+threads ask it), per-query latency, with the batcher and without. Serving RSS: the peak of a
+separate process that opens the index, loads the models, reads the resident copy of the
+vectors and answers 20 searches. "Milvus only": the same searches with the resident copy off
+(RAG_RESIDENT_MAX_CHUNKS=0), every dense search a round trip to Milvus Lite. Dense recall@10:
+the share of each language's exact float32 top 10 that the dense searches return.
 
-    python -m bench.search [SIZE ...]
+    python -m bench.search [SIZE ...] [--keep DIR]   (--keep: build each size's index once there)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -31,12 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, percentile
+from bench.common import ROOT, percentile, timed
 from ingest.embed import chunk_row
 from retrieval.access import ALL
+from retrieval.batching import BatchingEmbedder
 from retrieval.search import POOL, Retriever
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.store.resident import Resident
 from retrieval.tokens import language
 from retrieval.types import Chunk
 
@@ -134,6 +140,7 @@ class Floor:
         import bm25s
 
         self.retriever = retriever
+        self.embedder = getattr(retriever.embedder, "inner", retriever.embedder)  # unbatched
         langs = np.array([language(t) for t in texts])
         self.parts = {lang: vectors[langs == lang] for lang in ("en", "zh")}
         self.ids = {lang: np.asarray(ids)[langs == lang] for lang in ("en", "zh")}
@@ -142,7 +149,7 @@ class Floor:
 
     def search(self, query: str, lexical: bool = True) -> None:
         r = self.retriever
-        vector = r.embedder.embed_queries([query])[0]
+        vector = self.embedder.embed_queries([query])[0]
         own = language(query)
         for lang, part in self.parts.items():
             scores = part @ np.asarray(r._weighted(vector, own, lang), dtype=np.float32)
@@ -154,7 +161,7 @@ class Floor:
     def exact(self, query: str, k: int = 10) -> set[str]:
         """The ids of each language's exact top k by the dense score (what recall is of)."""
         r = self.retriever
-        vector = r.embedder.embed_queries([query])[0]
+        vector = self.embedder.embed_queries([query])[0]
         own, found = language(query), set()
         for lang, part in self.parts.items():
             scores = part @ np.asarray(r._weighted(vector, own, lang), dtype=np.float32)
@@ -227,7 +234,7 @@ def serve(db: str) -> dict[str, float]:
     settings = settings_for(db)
     embedder = load_embedder(settings)
     steps["models"] = peak_rss_mb()
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = Retriever(settings, embedder=BatchingEmbedder(embedder))
     resident(retriever)
     for text in questions()[:20]:
         retriever.search(text, 10, access=ALL)
@@ -236,14 +243,76 @@ def serve(db: str) -> dict[str, float]:
     return steps
 
 
-def resident(retriever: Retriever) -> bool:
+def resident(retriever: Retriever) -> Resident | None:
     """Read the live version into memory now, as a serving process does in the background
-    after its first question; False when the index is over RAG_RESIDENT_MAX_CHUNKS."""
+    after its first question; None when the index is over RAG_RESIDENT_MAX_CHUNKS."""
     store = retriever.store
-    return store.wait_resident(store.snapshot(access=ALL), timeout=600) is not None
+    return store.wait_resident(store.snapshot(access=ALL), timeout=900)
 
 
-def run(sizes=SIZES) -> list[dict]:
+def indexed(folder: str, size: int, vectors: np.ndarray, texts: list[str], name: str):
+    """(index path, chunk ids) of a size's index: built, or kept from an earlier run."""
+    db = Path(folder) / f"s{size}.db"
+    if db.exists():
+        return str(db), [bench_chunk(i, text).id for i, text in enumerate(texts)]
+    return str(db), build(str(db), vectors, texts, name)
+
+
+def alone(retriever: Retriever, texts: list[str]) -> tuple[list[float], list[float]]:
+    """Per-question latency one at a time, through the batcher and with the model called
+    directly, question by question in turn (so both see the same machine)."""
+    batcher = retriever.embedder
+    batched, plain = [], []
+    for text in texts:
+        for embedder, out in ((batcher, batched), (batcher.inner, plain)):
+            retriever.embedder = embedder
+            out.append(timed(lambda t=text: retriever.search(t, 10, access=ALL)))
+    retriever.embedder = batcher
+    return batched, plain
+
+
+def loaded(retriever: Retriever, texts: list[str]) -> dict[str, float]:
+    """20 clients at once, with the batcher and with the model called directly."""
+    batcher = retriever.embedder
+    batches = batcher.batches
+    row = pct("load", under_load(retriever, texts))
+    row["load_per_batch"] = len(texts) * 2 / max(batcher.batches - batches, 1)
+    retriever.embedder = batcher.inner
+    row.update(pct("load_plain", under_load(retriever, texts)))
+    retriever.embedder = batcher
+    return row
+
+
+def pct(name: str, values: list[float]) -> dict[str, float]:
+    return {f"{name}_p50_ms": percentile(values, 50) * 1000,
+            f"{name}_p95_ms": percentile(values, 95) * 1000}  # fmt: skip
+
+
+def measure(db: str, size: int, floor_of, embedder, asked: list[str]) -> dict:
+    """One size's row: Milvus only, then the resident copy against the floor."""
+    rss = serving_rss(db) if size >= 10_000 else {}
+    remote = Retriever(settings_for(db, resident_max_chunks=0), embedder=embedder)
+    remote.search(asked[0], 10, access=ALL)  # warm-up: load and first query
+    milvus = latencies(lambda q, r=remote: r.search(q, 10, access=ALL), asked)
+    remote.close()
+    retriever = Retriever(settings_for(db), embedder=BatchingEmbedder(embedder))
+    floor = floor_of(retriever)
+    retriever.search(asked[0], 10, access=ALL)
+    copy = resident(retriever)
+    ours, plain = alone(retriever, asked)
+    base = latencies(floor.search, asked)
+    row = {"chunks": size, **summary(ours, base), "rss": rss, "resident": copy is not None,
+           "copy_mb": copy.nbytes / 1e6 if copy is not None else 0.0,
+           **pct("plain", plain), "milvus_p50_ms": percentile(milvus, 50) * 1000,
+           "index": retriever.settings.index_type,
+           "recall": recall(retriever, floor, asked)}  # fmt: skip
+    if size == 10_000:
+        row.update(loaded(retriever, asked))
+    retriever.close()
+    return row
+
+
+def run(sizes=SIZES, keep: str | None = None) -> list[dict]:
     from retrieval.embeddings import load_embedder
 
     embedder = load_embedder(settings_for("unused.db"))
@@ -254,57 +323,46 @@ def run(sizes=SIZES) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         for size in sizes:
             vectors, texts = grow(real, base_texts, size)
-            db = str(Path(tmp) / f"s{size}.db")
-            ids = build(db, vectors, texts, embedder.name)
-            rss = serving_rss(db) if size >= 10_000 else {}
-            remote = Retriever(settings_for(db, resident_max_chunks=0), embedder=embedder)
-            remote.search(asked[0], 10, access=ALL)  # warm-up: load and first query
-            milvus = latencies(lambda q, r=remote: r.search(q, 10, access=ALL), asked)
-            remote.close()
-            retriever = Retriever(settings_for(db), embedder=embedder)
-            floor = Floor(retriever, vectors, texts, ids)
-            retriever.search(asked[0], 10, access=ALL)
-            held = resident(retriever)
-            ours = latencies(lambda q, r=retriever: r.search(q, 10, access=ALL), asked)
-            base = latencies(floor.search, asked)
-            row = {"chunks": size, **summary(ours, base), "rss": rss, "resident": held,
-                   "milvus_p50_ms": percentile(milvus, 50) * 1000,
-                   "index": retriever.settings.index_type,
-                   "recall": recall(retriever, floor, asked)}  # fmt: skip
-            if size == 10_000:
-                loaded = under_load(retriever, asked)
-                row["load_p50_ms"] = percentile(loaded, 50) * 1000
-                row["load_p95_ms"] = percentile(loaded, 95) * 1000
-            retriever.close()
-            results.append(row)
+            db, ids = indexed(keep or tmp, size, vectors, texts, embedder.name)
+
+            def floor_of(retriever, v=vectors, t=texts, i=ids):
+                return Floor(retriever, v, t, i)
+
+            results.append(measure(db, size, floor_of, embedder, asked))
     return results
 
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| chunks | dense search in | p50 ms | p95 ms | floor p50 ms | floor p95 ms | "
-        "p50 / floor | Milvus only p50 ms (/ floor) | dense recall@10 | "
-        f"{CLIENTS} clients p50 / p95 ms | "
+        "| chunks | dense search in (copy MB) | p50 ms | p95 ms | floor p50 ms | floor p95 ms | "
+        "p50 / floor | unbatched p50 ms | Milvus only p50 ms (/ floor) | dense recall@10 | "
+        f"{CLIENTS} clients p50 / p95 ms (questions a batch) | unbatched | "
         "serving RSS MB (imports / models / searching) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        load = f"{r['load_p50_ms']:.0f} / {r['load_p95_ms']:.0f}" if "load_p50_ms" in r else ""
+        load = plain = ""
+        if "load_p50_ms" in r:
+            load = f"{r['load_p50_ms']:.0f} / {r['load_p95_ms']:.0f} ({r['load_per_batch']:.1f})"
+            plain = f"{r['load_plain_p50_ms']:.0f} / {r['load_plain_p95_ms']:.0f}"
         rss = " / ".join(f"{r['rss'][k]:.0f}" for k in r["rss"])
-        where = "memory (exact)" if r["resident"] else f"Milvus Lite ({r['index']})"
+        where = f"memory ({r['copy_mb']:.0f})" if r["resident"] else f"Milvus Lite ({r['index']})"
         milvus = f"{r['milvus_p50_ms']:.1f} ({r['milvus_p50_ms'] / r['floor_p50_ms']:.2f}x)"
         lines.append(
             f"| {r['chunks']:,} | {where} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
             f"{r['floor_p50_ms']:.1f} | {r['floor_p95_ms']:.1f} | "
-            f"{r['p50_ms'] / r['floor_p50_ms']:.2f}x | {milvus} | {r['recall']:.3f} | {load} | "
-            f"{rss if r['rss'] else ''} |"
+            f"{r['p50_ms'] / r['floor_p50_ms']:.2f}x | {r['plain_p50_ms']:.1f} | {milvus} | "
+            f"{r['recall']:.3f} | {load} | {plain} | {rss if r['rss'] else ''} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(tuple(int(s) for s in args) or SIZES)
+    parser = argparse.ArgumentParser(description="Search against its floor.")
+    parser.add_argument("sizes", nargs="*", type=int, help=f"chunks (default {SIZES})")
+    parser.add_argument("--keep", help="a folder to keep each size's index in, and reuse")
+    args = parser.parse_args(argv)
+    rows = run(tuple(args.sizes) or SIZES, args.keep)
     print(markdown(rows))
     print(json.dumps(rows))
     return 0
