@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+SIMPLIFIED = 2  # the font file's faces: JP, KR, SC, TC, HK; SC draws mainland Chinese glyphs
 
 
 def xlsx(path: Path, sheets: dict[str, list[list[object]]], hidden: tuple[str, ...] = ()) -> Path:
@@ -81,7 +82,7 @@ def text_image(lines: list[str], size: int = 28, width: int = 1000, angle: float
     """White picture of `lines` drawn in black with the Noto CJK font (blank line: a gap)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.truetype(FONT, size)
+    font = ImageFont.truetype(FONT, size, index=SIMPLIFIED)
     height = int(size * 1.8 * (len(lines) + 1))
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ingest.pipeline import name_problem, printable, scan
 from ingest.reader_base import DocError, decode
 from tests.conftest import run_cli
+from tests.ingest import officegen
 
 LEAVE_ZH = "全职员工每年享有十五天带薪年假，试用期结束后开始计算。"
 GOOD = "# Leave\n\nEvery employee gets 27 days of paid annual leave per year.\n"
@@ -81,6 +82,11 @@ def awkward_folder(root: Path) -> dict[str, str]:
     write(root, "notzip.docx", b"this is not a zip")
     write(root, "bad-utf16.md", b"\xff\xfe" + b"\x00\xd8")  # a lone surrogate
     write(root, "huge.md", b"# big\n\n" + b"x" * 6_000_000)
+    book = officegen.xlsx(root.parent / "book.xlsx", {"S": [["name", "room"]] * 40}).read_bytes()
+    write(root, "truncated.xlsx", book[: len(book) // 2])
+    write(root, "photo.png", b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 20)
+    deck = officegen.pptx(root.parent / "deck.pptx", [{"title": "Secret plans"}])
+    write(root, "locked.pptx", officegen.encrypted(root.parent / "locked.pptx", deck).read_bytes())
     # the bad ones: types
     os.mkfifo(root / "fifo.md")
     (root / "folder.md").mkdir()
@@ -116,10 +122,13 @@ def test_the_awkward_folder_syncs_and_reports_every_bad_file(awkward, tmp_path):
     assert any("path too long" in why for why in failed.values())
     for name in ("binary.md", "nul.txt", "garbage.txt", "empty.md", "blank.md", "truncated.pdf",
                  "zero.pdf", "notzip.docx", "bad-utf16.md", "huge.md", "fifo.md", "loop.md",
-                 "broken.md", "escape.md", "linked-folder"):  # fmt: skip
+                 "broken.md", "escape.md", "linked-folder", "truncated.xlsx", "photo.png",
+                 "locked.pptx"):  # fmt: skip
         assert name in failed, (name, failed)
     assert "re-save it as UTF-8" in failed["garbage.txt"]
     assert "limit" in failed["huge.md"]
+    assert "XLSX" in failed["truncated.xlsx"] and "not a readable image" in failed["photo.png"]
+    assert "password-protected PPTX" in failed["locked.pptx"]
     assert any(path.startswith("closed") for path in failed)
     assert all(path.isprintable() for path in failed)
     decoded = {d["path"]: d["encoding"] for d in report["docs_decoded"]}
@@ -163,7 +172,9 @@ CONTENT = st.one_of(
     st.text(alphabet="带薪年假办公室會議", max_size=80).map(lambda t: t.encode("gbk", "ignore")),
 )
 KIND = st.sampled_from(["file", "file", "file", "fifo", "dir", "loop", "broken"])
-SUFFIX = st.sampled_from([".md", ".txt", ".html", ".pdf", ".docx", ".rst"])
+SUFFIX = st.sampled_from(
+    [".md", ".txt", ".html", ".pdf", ".docx", ".rst", ".xlsx", ".csv", ".pptx", ".png", ".tif"]
+)
 
 
 @settings(
