@@ -21,13 +21,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jieba
+
 from prompts.templates import RELEVANCE_SYSTEM_PROMPT, USER_TEMPLATE, fence
 from retrieval.llm import ChatClient, LLMError, Message
 from retrieval.search import Retrieval
 from retrieval.settings import Settings
+from retrieval.store.schema import STOP_WORDS
+from retrieval.tokens import language
 
 log = logging.getLogger(__name__)
 MIN_CANDIDATES = 20  # the z-score of the best of n is at most sqrt(n - 1)
+STOP = frozenset(STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,37 @@ def is_weak(found: Retrieval, settings: Settings) -> bool:
         return s.rerank < settings.rerank_min_score
     if len(found.dense) < MIN_CANDIDATES:
         return False  # too few passages for "stands out" to mean anything (a tiny index)
-    return s.strength < settings.weak_below or s.standout < settings.weak_standout
+    weak = s.strength < settings.weak_below or s.standout < settings.weak_standout
+    return weak or one_common_word(found, s, settings)
+
+
+def words(text: str) -> frozenset[str]:
+    """The words BM25 matches on, near enough: jieba's segments (as the index's analyzer cuts
+    Chinese), lower-cased, without stop words and punctuation."""
+    cut = (word.strip() for word in jieba.lcut(text.lower()))
+    return frozenset(w for w in cut if w and w not in STOP and any(c.isalnum() for c in w))
+
+
+def one_common_word(found: Retrieval, s: Signals, settings: Settings) -> bool:
+    """The top passage's BM25 agreement rests on one word of the question, a word most of
+    BM25's candidates share, while it stands out only ordinarily among the dense candidates
+    (z below `common_word_standout`, and within `common_word_gap` of the fifth): one common
+    word carries it ("Can I bring my dog to the office?" -> "Out of office"). Only within one
+    language: across languages one shared name is all BM25 can agree on."""
+    if not (s.agree and settings.common_word_share > 0 and found.lexical):
+        return False
+    if s.standout >= settings.common_word_standout or s.gap >= settings.common_word_gap:
+        return False
+    top = found.hits[0]
+    if (top.lang or language(top.text)) != language(found.query):
+        return False
+    asked = words(found.query)
+    shared = asked & words(top.embed_text)
+    if len(asked) < 2 or len(shared) != 1:
+        return False
+    (word,) = shared
+    share = sum(word in words(h.embed_text) for h in found.lexical) / len(found.lexical)
+    return share >= settings.common_word_share
 
 
 def below_floor(found: Retrieval, settings: Settings) -> bool:

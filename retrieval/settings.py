@@ -339,6 +339,21 @@ class Settings(BaseSettings):
         2.0,
         description="The same among the dense candidates alone (z-score); 0 = never.",
     )
+    common_word_share: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="A match is weak too when the top passage shares one word with the question, "
+        "a word at least this share of BM25's candidates hold, and stands out only ordinarily "
+        "among the dense candidates (below common_word_standout, within common_word_gap of the "
+        "fifth): one common word carries it. 0 = never.",
+    )
+    common_word_standout: float = Field(
+        3.0, description="The dense z-score below which that top passage is ordinary."
+    )
+    common_word_gap: float = Field(
+        0.05, description="The dense score gap to the fifth candidate below which it is ordinary."
+    )
     refuse_below: float = Field(
         1.5,
         description="Without a model: refuse flatly when the top passage stands out less than "
