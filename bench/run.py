@@ -18,6 +18,7 @@ from bench import (
     hugepage,
     ingest,
     load,
+    ocr,
     scaling,
     search,
     server,
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     section("Chat store", chats.__doc__.strip(), chats.markdown(chats.run()))
     section("PDF against markdown ingest", formats.__doc__.strip(), formats.markdown(formats.run()))
+    ocr_rows = ocr.accuracy(2)
+    section("OCR", about(ocr), ocr.markdown(ocr_rows, ocr.memory(50)))
     section("API under load", load.__doc__.strip(), load.markdown(load.run()))
     section("One huge page", hugepage.__doc__.strip(), hugepage.markdown(hugepage.run(20_000)))
     minutes = (time.time() - started) / 60

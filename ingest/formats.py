@@ -60,15 +60,63 @@ def html_to_markdown(html: str) -> str:
 
 
 class DocxReader(Reader):
+    """Word's text with its heading styles; with OCR on, the text found in its pictures (a
+    screenshot pasted into a how-to) stands where each picture was."""
+
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self.ocr = ocr or OcrOptions()
+
+    def configured(self, ocr: OcrOptions) -> DocxReader:
+        return DocxReader(ocr)
+
     def read(self, data: bytes) -> str:
         import mammoth
 
         check_zip(data, "DOCX")
+        run = OcrRun(self.ocr, "DOCX")
+        options = {}
+        if self.ocr.enabled and (count := len(docx_pictures(data))):
+            run.check(count)
+            seen: list[int] = []
+            options["convert_image"] = mammoth.images.img_element(
+                lambda image: {"alt": picture_text(image, run, seen, count)}
+            )
         try:
-            result = mammoth.convert_to_html(io.BytesIO(data))
+            result = mammoth.convert_to_html(io.BytesIO(data), **options)
         except (KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise DocError(f"not a readable DOCX file ({exc})") from None
-        return html_to_markdown(result.value)
+        return with_ocr(Text.of(html_to_markdown(result.value), "utf-8"), run)
+
+
+MIN_PICTURE_PIXELS = 40_000  # smaller pictures (icons, logos, bullets) are not read
+
+
+def docx_pictures(data: bytes) -> list[str]:
+    """The DOCX's media files large enough to hold text (vector EMF/WMF and icons left out)."""
+    found = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if name.startswith("word/media/") and _big_picture(archive.read(name)):
+                found.append(name)
+    return found
+
+
+def _big_picture(data: bytes) -> bool:
+    try:
+        image = to_image_file(data)
+    except DocError:
+        return False
+    return image.width * image.height >= MIN_PICTURE_PIXELS
+
+
+def picture_text(image, run: OcrRun, seen: list[int], total: int) -> str:
+    """One DOCX picture's text (its alt text when it is small or not a readable picture)."""
+    with image.open() as stream:
+        data = stream.read()
+    if not _big_picture(data):
+        return image.alt_text or ""
+    seen.append(1)
+    return " ".join(run.read(data, len(seen), total).split()) or (image.alt_text or "")
 
 
 def check_zip(data: bytes, kind: str) -> None:

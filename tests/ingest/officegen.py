@@ -115,3 +115,16 @@ def scanned_pdf(path: Path, pages: list[object], dpi: int = 150) -> Path:
         doc.showPage()
     doc.save()
     return path
+
+
+def docx_with_picture(path: Path, heading: str, text: str, picture) -> Path:
+    """A DOCX of a heading, a paragraph and a picture pasted below it."""
+    from docx import Document
+    from docx.shared import Inches
+
+    document = Document()
+    document.add_heading(heading, level=1)
+    document.add_paragraph(text)
+    document.add_picture(io.BytesIO(png(picture)), width=Inches(5))
+    document.save(str(path))
+    return path

@@ -1,8 +1,8 @@
 """Pictures of text are read: a screenshot, a scanned Chinese page inside a PDF with a text
-page (page numbers kept), in reading order and paragraphs; an image with no text and a file
-that is no image are reported; the budget refuses a file whole; a second sync reads nothing
-again; OCR off reports what it did not read. OCR is slow on 2 cores: one fixture reads the
-two pictures once for the whole module."""
+page (page numbers kept), a screenshot pasted into a DOCX, in reading order and paragraphs; an
+image with no text and a file that is no image are reported; the budget refuses a file whole;
+a second sync reads nothing again; OCR off reports what it did not read. OCR is slow on 2
+cores: one fixture reads the three pictures once for the whole module."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.ingest import officegen
 
 WIFI = ["Guest Wi-Fi: the network is Harbour-Guest,", "and its password changes every Monday."]
 NOTICE = ["分公司通知", "自三月起，深圳办公室的门禁卡", "统一在二楼前台领取。"]
+PRINTER = ["Printer queue: choose Floor2-Colour,", "then press Save."]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,8 @@ def scanned(tmp_path_factory, embedder):
     (docs / "screenshot.png").write_bytes(officegen.png(officegen.text_image(WIFI, 26, 760)))
     page = officegen.text_image(NOTICE, 30, 620)
     officegen.scanned_pdf(docs / "notice.pdf", ["Branch office notices, 2026", page])
+    printer = officegen.text_image(PRINTER, 26, 700)
+    officegen.docx_with_picture(docs / "howto.docx", "Printing", "Add it like this:", printer)
     (docs / "blank.png").write_bytes(officegen.png(officegen.text_image([], 20, 300)))
     (docs / "photo.jpg").write_bytes(b"this is not a picture")
     settings = make_settings(tmp, docs, chunk_tokens=40, min_chunk_tokens=0)  # a chunk a page
@@ -49,6 +52,14 @@ def test_a_screenshot_answers_with_its_text(scanned):
     assert "password changes every Monday" in top.text.replace("  ", " ")
 
 
+def test_a_picture_in_a_docx_is_read_where_it_stands(scanned):
+    _, _, retriever, _, _ = scanned
+    hits = retriever.search("Which printer queue do I choose?", k=3, access=ALL)
+    top = next(h for h in hits if h.lang == "en")
+    assert top.doc == "howto.docx" and top.heading == "Printing", top
+    assert top.text.index("Add it like this:") < top.text.index("Floor2-Colour")
+
+
 def test_a_scanned_page_keeps_its_page_number(scanned):
     _, _, retriever, _, _ = scanned
     hits = retriever.search("深圳办公室的门禁卡在哪里领取", k=5, access=ALL)
@@ -61,10 +72,10 @@ def test_reports_say_what_ocr_did_and_what_it_could_not(scanned):
     failed = {f.path: f.error for f in first.docs_failed}
     assert "no text found in the image" in failed["blank.png"]
     assert "not a readable image" in failed["photo.jpg"]
-    assert first.ocr_pages == 2 and first.ocr_seconds > 0
-    assert any(n.startswith("OCR read 2 pages in 2 files") for n in first.notices)
-    assert "2 pages OCR'd in" in SyncStatus.of(first, "once").changes
-    assert again.ocr_pages == 0 and again.docs_unchanged == 2  # read from the cache
+    assert first.ocr_pages == 3 and first.ocr_seconds > 0
+    assert any(n.startswith("OCR read 3 pages in 3 files") for n in first.notices)
+    assert "3 pages OCR'd in" in SyncStatus.of(first, "once").changes
+    assert again.ocr_pages == 0 and again.docs_unchanged == 3  # read from the cache
     assert not any(n.startswith("OCR") for n in again.notices)
     assert "OCR" not in SyncStatus.of(again, "once").changes
 
