@@ -297,7 +297,9 @@ def live_leases(path: Path) -> list[int]:
     """Pids holding a lease; the leases of processes that died are removed."""
     holders = []
     for lease in lease_dir(path).glob("*"):
-        pid = int(lease.name) if lease.name.isdigit() else -1
+        if not lease.name.isdigit():
+            continue  # a lease being written (write_atomic's temporary file): not ours to remove
+        pid = int(lease.name)
         if alive(pid):
             holders.append(pid)
         else:
