@@ -105,3 +105,17 @@ def test_write_env_replaces_only_the_model_settings(tmp_path):
         "RAG_LLM_PROVIDER=v-RAG_LLM_PROVIDER",
     ]
     assert env.stat().st_mode & 0o077 == 0  # it may hold keys: the owner's alone
+
+
+def test_the_bench_front_door_stops_its_server_on_sigterm(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "bench.local_model", "serve", str(port)],
+                               cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    for line in process.stdout:
+        if line.startswith("export RAG_LLM_PROVIDER="):
+            break
+    (server,) = children(process.pid)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0 and wait_gone(server)
