@@ -16,6 +16,7 @@ from ingest.syncstatus import read_progress
 from retrieval.access import Access
 from retrieval.answer import Answer, Source, Turn, answer_question
 from retrieval.errors import UserError
+from retrieval.limits import LimitError, RateLimit, check_k
 from retrieval.llm import LLMError, open_chat
 from retrieval.settings import Settings
 from retrieval.sources import open_section, read_document
@@ -320,6 +321,26 @@ def render(page: Page, model: str, k: int) -> None:
     draw_history(page)
     question = st.chat_input(t("ask_placeholder"))
     if redo := st.session_state.pop("redo", None):
-        ask(page, redo["question"], model, k, replaces=redo["replaces"])
-    elif question:
+        if admitted(page, k):
+            ask(page, redo["question"], model, k, replaces=redo["replaces"])
+    elif question and admitted(page, k):
         ask(page, question, model, k)
+
+
+@st.cache_resource(show_spinner=False)
+def chat_rate(per_minute: int) -> RateLimit:
+    """One rate per signed-in user for the whole process (every tab and session of theirs)."""
+    return RateLimit(per_minute)
+
+
+def admitted(page: Page, k: int) -> bool:
+    """The limits the API and MCP apply, before any work: k and the user's rate here (the
+    question's length and emptiness: the answer pipeline's first check, the same setting,
+    whose reply shows in the conversation)."""
+    try:
+        check_k(k)
+        chat_rate(page.settings.api_rate_per_minute).check(page.user.name)
+    except LimitError as exc:
+        st.warning(str(exc), icon=":material/block:")
+        return False
+    return True

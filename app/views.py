@@ -14,6 +14,7 @@ from prompts.templates import is_warning
 from retrieval.answer import Answer, Found, Source
 from retrieval.llm import Delta
 from retrieval.store import Section
+from retrieval.support import unlinked
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$:|])")
 LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.MULTILINE)
@@ -64,6 +65,7 @@ def render_sources(sources: list[Source], on_open: Callable[[Source], None], key
 def render_notice(notice: str) -> None:
     """A weak match or an unsupported answer is said plainly (a warning); other notices are
     small print."""
+    notice = unlinked(notice)  # it may quote a URL the passages lack: never a link
     if is_warning(notice):
         st.warning(notice, icon=":material/help:")
     else:
@@ -83,7 +85,7 @@ def render_passages(answer: Answer) -> None:
 def render_reasoning(text: str) -> None:
     if text:
         with st.expander(t("reasoning"), expanded=False):
-            st.markdown(text)
+            st.markdown(unlinked(text))
 
 
 def render_answer(answer: Answer) -> None:
@@ -91,8 +93,8 @@ def render_answer(answer: Answer) -> None:
     render_reasoning(answer.reasoning)
     if answer.status == "retrieval_only":
         render_passages(answer)
-    elif answer.answer:
-        st.markdown(answer.answer)
+    elif answer.answer:  # a URL none of its cited passages holds is shown, not linked
+        st.markdown(unlinked(answer.answer, [s.text for s in answer.sources if s.cited]))
     if answer.error:
         st.error(friendly(answer.error), icon=":material/error:")
     if answer.status != "retrieval_only":
@@ -133,9 +135,9 @@ def stream_answer(events: Iterable[Found | Delta | Answer], progress: dict) -> A
             progress[event.kind] = progress.get(event.kind, "") + event.text
             if event.kind == "reasoning":
                 with reasoning_slot.container(), st.expander(f"{t('reasoning')}…"):
-                    st.markdown(progress["reasoning"])
-            else:
-                answer_slot.markdown(progress["answer"] + " ▌")
+                    st.markdown(unlinked(progress["reasoning"]))
+            else:  # not checked yet: no URL is a link until the finished answer is
+                answer_slot.markdown(unlinked(progress["answer"]) + " ▌")
     raise RuntimeError("the answer ended without a result")
 
 

@@ -460,7 +460,15 @@ class Settings(BaseSettings):
     max_comment_chars: int = Field(2_000, ge=10, description="Longest feedback comment.")
     api_host: str = Field("127.0.0.1", description="Where `python -m server.api` listens.")
     api_port: int = Field(8600, ge=1, le=65535, description="Its port.")
-    api_rate_per_minute: int = Field(60, ge=1, description="API calls per key per minute.")
+    api_rate_per_minute: int = Field(
+        60, ge=1, description="Calls per key (or chat user) per minute: API, MCP and the chat."
+    )
+    request_budget_s: float = Field(
+        120.0, gt=0, description="Longest a search or answer may take at any front door."
+    )
+    api_docs: bool = Field(
+        False, description="Serve the API's /docs and /openapi.json (off: 404, nothing shown)."
+    )
     api_log_questions: bool = Field(
         False, description="Log questions and queries in the API's access log (off: never)."
     )

@@ -8,12 +8,16 @@
   top-level field `sources` (on the last chunk of a stream);
 - `POST /v1/search`: top-k passages with relevance, doc and heading paths, pages, base;
 - both POSTs take an optional `knowledge` list of base names: only those are searched;
-- `GET /healthz`, `GET /readyz`.
+- `GET /healthz`, `GET /readyz` (the chunk count only to a caller with a key);
+- `/docs` and `/openapi.json` only with RAG_API_DOCS=true.
 
 Every /v1 call needs `Authorization: Bearer <key>`: a user's API key from the users file
 (`python -m accounts.admin add-key NAME`), stored hashed; the user's groups (read afresh when the
-file changes) filter every search, as in the chat; admins read everything. Calls are rate
-limited per key. The same answer pipeline as the chat (`retrieval.answer`), never the app.
+file changes) filter every search, as in the chat; admins read everything. The limits every
+front door shares (`retrieval.limits`: question length, k, strict types, a rate per key, a time
+budget per request) are checked before any work, and every refusal, down to a body that is not
+UTF-8 or JSON nested too deep, comes back in OpenAI's error shape. The same answer pipeline as
+the chat (`retrieval.answer`), never the app.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,12 +36,14 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from accounts.users import User, UsersFile, current_users, user_for_key
 from retrieval.access import Access
 from retrieval.answer import Answer, Found, Turn, answer_question
 from retrieval.errors import UserError
+from retrieval.limits import K_MAX, K_MIN, MAX_BASES, LimitError, Limits, RateLimit, within_budget
 from retrieval.llm import Delta, LLMError, open_chat
 from retrieval.private import secure_data_dir
 from retrieval.search import Retriever
@@ -69,7 +74,11 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+STRICT = ConfigDict(strict=True)  # "5" is not a number and true is not one either
+
+
 class ChatMessage(BaseModel):
+    model_config = STRICT
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict] | None = None
 
@@ -80,39 +89,21 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
+    model_config = STRICT
     model: str
     messages: list[ChatMessage] = Field(max_length=200)
     stream: bool = False
-    k: int | None = Field(None, ge=1, le=50, description="passages per answer (extension)")
+    k: int | None = Field(None, ge=K_MIN, le=K_MAX, description="passages per answer (extension)")
     knowledge: list[str] | None = Field(
-        None, max_length=64, description="knowledge bases to search (extension; none: all)"
+        None, max_length=MAX_BASES, description="knowledge bases to search (extension; none: all)"
     )
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4_000)
-    k: int = Field(5, ge=1, le=50)
-    knowledge: list[str] | None = Field(None, max_length=64)
-
-
-class RateLimit:
-    """At most `per_minute` calls per key in any 60 s (thread-safe, in memory)."""
-
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self._calls: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            calls = self._calls.setdefault(key, deque())
-            while calls and now - calls[0] > 60:
-                calls.popleft()
-            if len(calls) >= self.per_minute:
-                return False
-            calls.append(now)
-            return True
+    model_config = STRICT
+    query: str
+    k: int = Field(5, ge=K_MIN, le=K_MAX)
+    knowledge: list[str] | None = Field(None, max_length=MAX_BASES)
 
 
 class Service:
@@ -121,6 +112,7 @@ class Service:
     def __init__(self, settings: Settings, retriever: Retriever | None = None):
         self.settings = settings
         self._retriever = retriever
+        self.limits = Limits.of(settings)
         self.limit = RateLimit(settings.api_rate_per_minute)
         self._lock = threading.Lock()
         self._bases: ReadableBases | None = None
@@ -167,12 +159,18 @@ class Service:
         return model, []
 
 
-def caller(request: Request) -> User:
-    """The user behind the bearer key (401 without a valid one, 429 past the rate limit)."""
+def key_user(request: Request) -> tuple[str, User | None]:
+    """(the bearer key, its user or None)."""
     service: Service = request.app.state.service
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    user = user_for_key(service.users().accounts, key) if key else None
+    return key, user_for_key(service.users().accounts, key) if key else None
+
+
+def caller(request: Request) -> User:
+    """The user behind the bearer key (401 without a valid one, 429 past the rate limit)."""
+    service: Service = request.app.state.service
+    key, user = key_user(request)
     if user is None:
         raise ApiError(401, "missing, unknown or revoked API key", "authentication_error")
     if not service.limit.allow(key):
@@ -196,9 +194,10 @@ def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 
 
 def events_for(service: Service, body: ChatRequest, user: User) -> Iterator[Found | Delta | Answer]:
+    question, history = question_and_history(body.messages)
+    refused(service.limits.question, question)  # before any work
     model, bases = service.resolve(body.model)
     access = service.scope(user, [*bases, *(body.knowledge or [])])
-    question, history = question_and_history(body.messages)
     chat = None
     if model != RETRIEVAL_ONLY:
         try:
@@ -239,13 +238,32 @@ def chunk(reply_id: str, model: str, delta: dict, **extra) -> str:
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-async def sse(events: Iterator, model: str, reply_id: str) -> AsyncIterator[str]:
+def refused(check, *args):
+    """A shared limit's refusal as an API error: 400, 429 or 504 in OpenAI's shape."""
+    try:
+        return check(*args)
+    except LimitError as exc:
+        status, kind = {"rate": (429, "rate_limit_error"), "timeout": (504, "timeout_error")}.get(
+            exc.kind, (400, "invalid_request_error")
+        )
+        raise ApiError(status, str(exc), kind) from None
+
+
+async def sse(events: Iterator, model: str, reply_id: str, budget_s: float) -> AsyncIterator[str]:
     """The answer's events as SSE chunks. Each event is pulled in a worker thread; when the
-    client goes away the generator is closed there, which closes the model's stream."""
+    client goes away the generator is closed there, which closes the model's stream. Past the
+    time budget (checked between events; the model's own timeout bounds one wait) the stream
+    ends with an error chunk."""
     done, streamed = object(), False
+    ends = time.monotonic() + budget_s
     try:
         yield chunk(reply_id, model, {"role": "assistant", "content": ""})
         while (event := await anyio.to_thread.run_sync(next, events, done)) is not done:
+            if time.monotonic() > ends:
+                error = {"message": f"the answer took longer than its budget of {budget_s:g} s",
+                         "type": "timeout_error", "code": None}  # fmt: skip
+                yield f"data: {json.dumps({'error': error})}\n\n"
+                return
             if isinstance(event, Delta):
                 streamed |= event.kind == "answer"
                 field = "content" if event.kind == "answer" else "reasoning_content"
@@ -277,13 +295,19 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
+    """Ready or not for anyone (a load balancer); the reason and the chunk count only for a
+    caller with a key (they say what is indexed and where it lives)."""
+    known = key_user(request)[1] is not None
     try:
         info = service_of(request).retriever.store.info()
     except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
-        return JSONResponse({"status": "not ready", "reason": str(exc)[:200]}, 503)
+        reason = str(exc)[:200] if known else "the index cannot be opened"
+        return JSONResponse({"status": "not ready", "reason": reason}, 503)
     if info is None:
         return JSONResponse({"status": "not ready", "reason": "the index is empty"}, 503)
-    return JSONResponse({"status": "ready", "chunks": info.chunks})
+    return JSONResponse(
+        {"status": "ready", "chunks": info.chunks} if known else {"status": "ready"}
+    )
 
 
 @router.get("/v1/models")
@@ -312,8 +336,10 @@ def search(request: Request, body: SearchRequest, user: Caller) -> dict:
     service = service_of(request)
     if service.settings.api_log_questions:
         log.info(json.dumps({"user": user.name, "query": body.query}, ensure_ascii=False))
+    query = refused(service.limits.question, body.query, "query")
     access = service.scope(user, body.knowledge)
-    hits = service.retriever.search(body.query, body.k, access=access)
+    hits = refused(within_budget, service.limits.budget_s,
+                   lambda: service.retriever.search(query, body.k, access=access))  # fmt: skip
     data = [passage_fields(h) for h in hits]
     return {"object": "list", "data": data}
 
@@ -326,9 +352,11 @@ async def chat_completions(request: Request, body: ChatRequest, user: Caller):
         log.info(json.dumps({"user": user.name, "question": asked[:500]}, ensure_ascii=False))
     events = await anyio.to_thread.run_sync(events_for, service, body, user)  # may read Milvus
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    budget = service.limits.budget_s
     if body.stream:
-        return StreamingResponse(sse(events, body.model, reply_id), media_type="text/event-stream")
-    answer = await anyio.to_thread.run_sync(last_answer, events)
+        stream = sse(events, body.model, reply_id, budget)
+        return StreamingResponse(stream, media_type="text/event-stream")
+    answer = await anyio.to_thread.run_sync(refused, within_budget, budget, last_answer, events)
     if answer.status == "error" and not answer.answer:
         if not answer.model:  # the question itself (empty, too long): the caller's to fix
             raise ApiError(400, answer.error, "invalid_request_error")
@@ -343,7 +371,21 @@ async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
 async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
     where = ".".join(str(p) for p in first.get("loc", ()))
-    return ApiError(400, f"{where}: {first['msg']}", "invalid_request_error").response()
+    return ApiError(400, f"{where}: {first['msg']}"[:300], "invalid_request_error").response()
+
+
+async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such route, wrong method, a body that is not UTF-8 JSON or
+    is nested too deep to parse) in OpenAI's shape, not FastAPI's {"detail": ...}."""
+    kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    message = {400: "the request body is not valid JSON in UTF-8",
+               413: "request body too large"}.get(exc.status_code, exc.detail)  # fmt: skip
+    return ApiError(exc.status_code, str(message), kind).response()
+
+
+async def server_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return ApiError(500, "internal error", "server_error").response()
 
 
 async def guard_and_log(request: Request, call_next):
@@ -363,12 +405,52 @@ async def guard_and_log(request: Request, call_next):
     return response
 
 
+class BodyLimit:
+    """The body read whole before the app sees it, and refused (413, OpenAI's shape) once it
+    passes the limit: also one sent in chunks without a Content-Length, which the access-log
+    middleware's header check alone would let through."""
+
+    def __init__(self, app, limit_bytes: int):
+        self.app, self.limit = app, limit_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client left
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                refusal = ApiError(413, "request body too large", "invalid_request_error")
+                return await refusal.response()(scope, receive, send)
+            more = message.get("more_body", False)
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        given = False
+
+        async def replay():
+            nonlocal given
+            if given:
+                return await receive()  # after the body: a disconnect, for a stream
+            given = True
+            return whole
+
+        return await self.app(scope, replay, send)
+
+
 def create_app(settings: Settings, retriever: Retriever | None = None) -> FastAPI:
-    app = FastAPI(title="Docs QA API", version="1")
+    shown = settings.api_docs  # the schema tells a stranger every route and field: off by default
+    app = FastAPI(title="Docs QA API", version="1", docs_url="/docs" if shown else None,
+                  redoc_url=None, openapi_url="/openapi.json" if shown else None)  # fmt: skip
     app.state.service = Service(settings, retriever)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
     app.middleware("http")(guard_and_log)
+    app.add_middleware(BodyLimit, limit_bytes=int(settings.api_max_body_mb * 1e6))
     app.include_router(router)
     return app
 

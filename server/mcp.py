@@ -11,7 +11,10 @@ the documents the caller may read, grouped by knowledge base. Two transports:
                                                         # `Authorization: Bearer <API key>`
 
 Keys are the users' API keys (`python -m accounts.admin add-key NAME`); the user is looked up again
-on every call, so a revoked key or a removed group takes effect at once.
+on every call, so a revoked key or a removed group takes effect at once. The limits every front
+door shares (`retrieval.limits`) hold here too, before any work: the query's length, k from 1 to
+50 as an integer (not "5", not true), a rate per user, a time budget per call; a refusal is the
+SDK's tool error.
 """
 
 from __future__ import annotations
@@ -22,17 +25,37 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated
+
+from pydantic import Field
 
 from accounts.users import User, current_users, user_for_key
 from retrieval.access import Access
 from retrieval.answer import Answer, answer_question
 from retrieval.errors import UserError
+from retrieval.limits import (
+    K_MAX,
+    K_MIN,
+    MAX_BASE_NAME,
+    MAX_BASES,
+    Limits,
+    RateLimit,
+    check_k,
+    check_knowledge,
+    within_budget,
+)
 from retrieval.llm import LLMError, open_chat
 from retrieval.search import Retriever
 from retrieval.settings import Settings, load_settings
 from server.serving import ReadableBases, open_served, passage_fields, source_fields
 
 KEY_ENV = "DOCS_QA_API_KEY"
+# Strict types in the tools' schemas: the SDK refuses "5" or true for k itself; the length of
+# a query (its setting) is Docs' first check, before any work.
+Text = Annotated[str, Field(strict=True)]
+K = Annotated[int, Field(strict=True, ge=K_MIN, le=K_MAX)]
+Name = Annotated[str, Field(strict=True, max_length=MAX_BASE_NAME)]
+Bases = Annotated[list[Name] | None, Field(max_length=MAX_BASES)]
 
 
 class Docs:
@@ -41,19 +64,34 @@ class Docs:
     def __init__(self, settings: Settings, retriever: Retriever, who: Callable[[], User]):
         self.settings, self.retriever, self.who = settings, retriever, who
         self.bases = ReadableBases(retriever)
+        self.limits = Limits.of(settings)
+        self.rate = RateLimit(settings.api_rate_per_minute)
 
     def access(self, knowledge: list[str] | None = None) -> Access:
         """The caller's documents, within the knowledge bases named (UserError for a base
         they may not read, or that does not exist)."""
         return self.bases.scope(self.who().access, knowledge)
 
+    def admit(self, text: object, what: str, knowledge: object) -> tuple[str, Access]:
+        """The shared checks, cheapest first, before any work: length and type, the bases,
+        the caller's rate (LimitError / UserError)."""
+        text = self.limits.question(text, what)
+        names = check_knowledge(knowledge)
+        self.rate.check(self.who().name)
+        return text, self.access(names)
+
     def search(self, query: str, k: int = 5, knowledge: list[str] | None = None) -> list[dict]:
-        access = self.access(knowledge)
-        hits = self.retriever.search(query, max(1, min(k, 50)), access=access)
+        k = check_k(k)
+        query, access = self.admit(query, "query", knowledge)
+        hits = within_budget(self.limits.budget_s,
+                             lambda: self.retriever.search(query, k, access=access))  # fmt: skip
         return [passage_fields(h) for h in hits]
 
     def ask(self, question: str, knowledge: list[str] | None = None) -> dict:
-        access = self.access(knowledge)
+        question, access = self.admit(question, "question", knowledge)
+        return within_budget(self.limits.budget_s, self._answer, question, access)
+
+    def _answer(self, question: str, access: Access) -> dict:
         chat = None
         if self.settings.llm:
             try:
@@ -104,7 +142,7 @@ def build(docs: Docs, **server_options):
         "base. `knowledge`: names of knowledge bases to search (see docs://documents); "
         "none searches all you may read."
     )
-    def search_docs(query: str, k: int = 5, knowledge: list[str] | None = None) -> str:
+    def search_docs(query: Text, k: K = 5, knowledge: Bases = None) -> str:
         with said_plainly():
             return json.dumps(docs.search(query, k, knowledge), ensure_ascii=False)
 
@@ -112,7 +150,7 @@ def build(docs: Docs, **server_options):
         description="Answer a question from the documents, citing its sources. `knowledge`: "
         "names of knowledge bases to search (see docs://documents); none searches all."
     )
-    def ask_docs(question: str, knowledge: list[str] | None = None) -> str:
+    def ask_docs(question: Text, knowledge: Bases = None) -> str:
         with said_plainly():
             return json.dumps(docs.ask(question, knowledge), ensure_ascii=False)
 
@@ -169,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     try:
-        retriever = open_served(settings)[1]
+        retriever = open_served(settings)[1]  # makes the data folder private first
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         if not args.http:
             user = user_of_key(settings, os.environ.get(KEY_ENV, ""))
             build(

@@ -166,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "misquote":  # cites a real passage, then gives a figure it does not hold
             answer = answer.replace("`", "").removesuffix(".") + " It takes 987 days [1]."
             answer += " See `never-there.sh`."
+        if model == "badlink":  # cites a real passage, then a download link no passage holds
+            answer = answer.removesuffix(".") + ". Get it at https://evil.example.net/fix.exe [1]."
         if model in {"reasoner", "trickle", "vllm", "r1-think", "r1-noopen", "r1-closeonly"}:
             return REASONING, answer
         return "", answer
