@@ -134,3 +134,20 @@ def test_a_shared_or_foreign_folder_is_refused_in_one_sentence(tmp_path):
         secure_data_dir(foreign)
     assert str(refused.value).count(". ") == 0 and "chown" in str(refused.value)
     assert stat.S_IMODE(foreign.stat().st_mode) == 0o755  # left as it was
+
+
+def test_a_data_folder_too_deep_for_a_socket_address_serves_from_a_private_runtime_folder(
+    tmp_path,
+):
+    from retrieval.store.local_server import data_dir_for, ensure_server
+
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 4) / "milvus.db"
+    uri = ensure_server(deep)
+    try:
+        sock = Path(uri.removeprefix("unix:"))
+        assert len(str(deep)) > 107 and sock.parent.name == f"docs-qa-{os.geteuid()}"
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        assert data_dir_for(uri) == deep  # the ingest lock and the status line find the index
+    finally:
+        stop_server(deep)
+    assert not sock.exists()
