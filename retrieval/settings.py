@@ -476,8 +476,9 @@ class Settings(BaseSettings):
     local_server: bool = Field(
         True,
         description="Every process (the app, ingest, the API, MCP, the eval) reaches a Milvus "
-        "Lite index through one local server on 127.0.0.1 that the first of them starts and "
-        "the last one out stops, so they run side by side in any start order; false opens "
+        "Lite index through one local server, on a Unix socket in the owner-only data folder, "
+        "that the first of them starts and the last one out stops, so they run side by side "
+        "in any start order; false opens "
         "the file directly (one process at a time).",
     )
 
