@@ -389,14 +389,10 @@ async def server_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def guard_and_log(request: Request, call_next):
-    """Refuse oversized bodies before reading them; one JSON access-log line per call, with
-    the user's name but never the key or (unless RAG_API_LOG_QUESTIONS) the question."""
+    """One JSON access-log line per call, with the user's name but never the key or (unless
+    RAG_API_LOG_QUESTIONS) the question (oversized bodies are refused before: `BodyLimit`)."""
     started = time.perf_counter()
-    limit = service_of(request).settings.api_max_body_mb * 1e6
-    if int(request.headers.get("content-length") or 0) > limit:
-        response = ApiError(413, "request body too large", "invalid_request_error").response()
-    else:
-        response = await call_next(request)
+    response = await call_next(request)
     took = round((time.perf_counter() - started) * 1000, 1)
     user = getattr(request.state, "user", None)
     record = {"method": request.method, "path": request.url.path,
@@ -406,9 +402,8 @@ async def guard_and_log(request: Request, call_next):
 
 
 class BodyLimit:
-    """The body read whole before the app sees it, and refused (413, OpenAI's shape) once it
-    passes the limit: also one sent in chunks without a Content-Length, which the access-log
-    middleware's header check alone would let through."""
+    """Refuses an oversized body (413, OpenAI's shape): by its Content-Length before reading
+    it, else as it arrives (one sent in chunks has no length); the app gets the body whole."""
 
     def __init__(self, app, limit_bytes: int):
         self.app, self.limit = app, limit_bytes
@@ -416,6 +411,9 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        too_large = ApiError(413, "request body too large", "invalid_request_error").response()
+        if _declared_length(scope) > self.limit:
+            return await too_large(scope, receive, send)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -424,8 +422,7 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
-                refusal = ApiError(413, "request body too large", "invalid_request_error")
-                return await refusal.response()(scope, receive, send)
+                return await too_large(scope, receive, send)
             more = message.get("more_body", False)
         whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         given = False
@@ -438,6 +435,13 @@ class BodyLimit:
             return whole
 
         return await self.app(scope, replay, send)
+
+
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0  # a bad one: the body is counted
+    return 0
 
 
 def create_app(settings: Settings, retriever: Retriever | None = None) -> FastAPI:
