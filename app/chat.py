@@ -315,6 +315,8 @@ def render(page: Page, model: str, k: int) -> None:
     finish_stopped(page)
     st.title(t("title"))
     if error := st.session_state.get("history_error"):
+        if not page.user.admin:  # the file's path is for admins (and the log), not staff
+            error = "answers still work but are not saved."
         st.warning(t("history_unavailable", error=error), icon=":material/database:")
     if page.back.status() is None:
         empty_index(page)
