@@ -16,7 +16,7 @@ from ingest.syncstatus import read_progress
 from retrieval.access import Access
 from retrieval.answer import Answer, Source, Turn, answer_question
 from retrieval.errors import UserError
-from retrieval.limits import LimitError, RateLimit, check_k
+from retrieval.limits import LimitError, RateLimit, check_k, within_budget_stream
 from retrieval.llm import LLMError, open_chat
 from retrieval.settings import Settings
 from retrieval.sources import open_section, read_document
@@ -167,8 +167,11 @@ def ask(page: Page, question: str, model: str, k: int, replaces: int | None = No
             st.button(t("stop"), icon=":material/stop_circle:", key="stop")
         try:
             retriever = page.back.retriever
-            events = answer_question(
-                question, history, retriever, chat, page.settings, k, access=page.access
+            events = within_budget_stream(  # the API's and MCP's time budget too
+                answer_question(
+                    question, history, retriever, chat, page.settings, k, access=page.access
+                ),
+                page.settings.request_budget_s,
             )
             answer = views.stream_answer(events, progress)
         except UserError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -103,6 +103,29 @@ class RateLimit:
             raise LimitError("rate limit reached for this key; try again in a minute", "rate")
 
 
+def within_budget_stream(events: Iterable[T], budget_s: float) -> Iterator[T]:
+    """The events of a streamed answer until the budget runs out, then LimitError('timeout')
+    (checked between events; the stream is closed, which closes the model's stream)."""
+    ends = time.monotonic() + budget_s
+    stream = iter(events)
+    try:
+        for event in stream:
+            yield event
+            if time.monotonic() > ends:
+                raise _over_budget(budget_s)
+    finally:
+        if close := getattr(stream, "close", None):
+            close()
+
+
+def _over_budget(budget_s: float) -> LimitError:
+    return LimitError(
+        f"the request took longer than its budget of {budget_s:g} s; ask something "
+        "narrower, or try again later",
+        "timeout",
+    )
+
+
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="budget")
 
 
@@ -114,8 +137,4 @@ def within_budget(budget_s: float, work: Callable[..., T], *args: object) -> T:
         return future.result(timeout=budget_s)
     except FutureTimeout:
         future.cancel()
-        raise LimitError(
-            f"the request took longer than its budget of {budget_s:g} s; ask something "
-            "narrower, or try again later",
-            "timeout",
-        ) from None
+        raise _over_budget(budget_s) from None

@@ -215,3 +215,23 @@ def test_fuzz_mcp_tools_never_fail_nor_overrun(door, arguments):
     for tool in ("search_docs", "ask_docs"):
         _, text, took = run_apart(call, door["mcp"], tool, arguments)  # raises on a server fault
         assert took < BUDGET_S and "Traceback" not in text
+
+
+def test_a_streamed_answer_stops_at_its_budget():
+    from retrieval.limits import LimitError, within_budget_stream
+
+    closed = []
+
+    def slow():
+        try:
+            for n in range(100):
+                time.sleep(0.02)
+                yield n
+        finally:
+            closed.append(True)
+
+    got = []
+    with pytest.raises(LimitError, match="budget") as over:
+        got.extend(within_budget_stream(slow(), 0.1))
+    assert over.value.kind == "timeout" and 3 <= len(got) < 20 and closed == [True]
+    assert list(within_budget_stream(iter([1, 2]), 5)) == [1, 2]
