@@ -22,6 +22,12 @@ FILE_MODE = 0o600
 UMASK = 0o077  # what our child processes (the local index server, Milvus Lite) create with
 OPEN_TO_OTHERS = 0o077
 SYSTEM_FOLDERS = frozenset({"/", "/tmp", "/var/tmp", "/dev/shm", "/home", "/var", "/usr", "/etc"})
+# What we create in a data folder, by name (a leading dot: our temporary files); only these are
+# tightened inside, so an index put in a folder that holds other things (a home folder) never
+# has those rewritten: the folder's own 0700 already keeps them from other users.
+OUR_NAMES = ("chats.sqlite", "users.jsonl", "session.key", "ocr-cache", "embedding")
+OUR_ENDINGS = (".sync-status.json", ".ingest-progress.json", ".ingest.lock", ".sqlite",
+               ".sqlite-wal", ".sqlite-shm", ".tmp")  # fmt: skip
 
 
 class DataFolderError(UserError):
@@ -60,7 +66,7 @@ def owner_only_file(path: Path) -> Path:
 
 
 def secure_data_dir(folder: Path) -> Path:
-    """The data folder, created or tightened to 0700 with everything inside owner-only;
+    """The data folder, created or tightened to 0700 with what we keep inside owner-only;
     DataFolderError (one sentence: what, where, what to do) when that cannot be done."""
     folder = Path(folder).expanduser().resolve()
     if not folder.exists():
@@ -90,19 +96,35 @@ def _refuse_if_shared(folder: Path, info: os.stat_result) -> None:
         )
 
 
+def is_ours(name: str) -> bool:
+    """A data-folder entry we create: the index (`*.db`) and what sits beside it, the chats,
+    users, session key, sync records, caches."""
+    name = name.lstrip(".")
+    return ".db" in name or name.startswith(OUR_NAMES) or name.endswith(OUR_ENDINGS)
+
+
 def _tighten_inside(folder: Path) -> None:
-    """Group and other bits off everything below (symbolic links are not followed)."""
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(root) / name
-            try:
-                info = path.lstat()
-            except FileNotFoundError:
-                continue  # removed meanwhile (a lease, a temporary file)
-            if stat.S_ISLNK(info.st_mode) or not info.st_mode & OPEN_TO_OTHERS:
-                continue
-            if info.st_uid == os.geteuid():
-                _chmod(path, stat.S_IMODE(info.st_mode) & ~OPEN_TO_OTHERS)
+    """Group and other bits off our entries and everything below them (symbolic links are
+    not followed)."""
+    for entry in folder.iterdir():
+        if not is_ours(entry.name):
+            continue
+        _tighten(entry)
+        if entry.is_dir() and not entry.is_symlink():
+            for root, dirs, files in os.walk(entry):
+                for name in dirs + files:
+                    _tighten(Path(root) / name)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return  # removed meanwhile (a lease, a temporary file)
+    if stat.S_ISLNK(info.st_mode) or not info.st_mode & OPEN_TO_OTHERS:
+        return
+    if info.st_uid == os.geteuid():
+        _chmod(path, stat.S_IMODE(info.st_mode) & ~OPEN_TO_OTHERS)
 
 
 def _chmod(path: Path, mode: int) -> None:
