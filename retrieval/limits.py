@@ -126,7 +126,9 @@ def _over_budget(budget_s: float) -> LimitError:
     )
 
 
-_workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="budget")
+# As many as FastAPI's own pool for sync routes: answers waiting on a model must not hold up
+# searches; one past its budget keeps its worker until it ends (its inputs bound how long).
+_workers = ThreadPoolExecutor(max_workers=40, thread_name_prefix="budget")
 
 
 def within_budget(budget_s: float, work: Callable[..., T], *args: object) -> T:
