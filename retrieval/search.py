@@ -74,12 +74,20 @@ class Candidates:
     standing: dict[str, float]
 
 
-def fuse_wordings(rankings: Sequence[Sequence[Hit]], how: str = "sum") -> list[Hit]:
+def fuse_wordings(
+    rankings: Sequence[Sequence[Hit]], how: str = "sum", margin: float = 0.0
+) -> list[Hit]:
     """Rankings of several wordings of one question (each passage's `standing` its fused z in
     that wording's ranking), fused by the sum of standings (a ranking that missed a passage
     giving it its lowest) or by the best of them (`how="max"`); each passage keeps its best
     standing, so a translation that finds the answer clearly makes it as strong as if it had
-    been asked that way."""
+    been asked that way. The rankings after the first (the question's other wordings) count
+    `margin` less: another wording must find a passage clearly to move it past the question's
+    own best."""
+    rankings = [
+        list(r) if i == 0 or not margin else [replace(h, standing=h.standing - margin) for h in r]
+        for i, r in enumerate(rankings)
+    ]
     floors = [min((h.standing for h in r), default=0.0) for r in rankings]
     by_id: dict[str, list[float | None]] = {}
     first: dict[str, Hit] = {}
@@ -305,7 +313,8 @@ class Retriever:
         found += self._helped(helping, pool, info, at)
         best = found[0]
         if len(found) > 1:
-            ranked = fuse_wordings([c.ranked for c in found], self.settings.query_fusion)
+            s = self.settings
+            ranked = fuse_wordings([c.ranked for c in found], s.query_fusion, s.query_margin)
             best = max(found, key=lambda c: c.standing.get(ranked[0].chunk_id, -math.inf))
         else:
             ranked = best.ranked

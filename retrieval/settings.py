@@ -418,6 +418,12 @@ class Settings(BaseSettings):
         description="Which passages a translated question ranks: those in its language "
         "('own': the question ranks its own language's) or all of them.",
     )
+    query_margin: float = Field(
+        0.0,
+        ge=0,
+        description="How much less the model's wordings count than the question itself in "
+        "that fusion (z-score units).",
+    )
     query_fusion: Literal["sum", "max"] = Field(
         "sum",
         description="How the rankings of the question's wordings are fused: the sum of each "
