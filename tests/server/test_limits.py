@@ -209,10 +209,14 @@ def test_fuzz_api_chat_never_500s_nor_overruns(door, content, role, stream):
 
 
 @FUZZ
-@given(arguments=st.dictionaries(st.sampled_from(["query", "question", "k", "knowledge", "x"]),
-                                 values, max_size=4))  # fmt: skip
-def test_fuzz_mcp_tools_never_fail_nor_overrun(door, arguments):
-    for tool in ("search_docs", "ask_docs"):
+@given(
+    query=queries,
+    extra=st.dictionaries(st.sampled_from(["k", "knowledge", "x"]),
+                          st.one_of(st.integers(-5, 100), values), max_size=3),
+)  # fmt: skip
+def test_fuzz_mcp_tools_never_fail_nor_overrun(door, query, extra):
+    for tool, field in (("search_docs", "query"), ("ask_docs", "question")):
+        arguments = {field: query, **extra}
         _, text, took = run_apart(call, door["mcp"], tool, arguments)  # raises on a server fault
         assert took < BUDGET_S and "Traceback" not in text
 
