@@ -239,3 +239,18 @@ def test_a_streamed_answer_stops_at_its_budget():
         got.extend(within_budget_stream(slow(), 0.1))
     assert over.value.kind == "timeout" and 3 <= len(got) < 20 and closed == [True]
     assert list(within_budget_stream(iter([1, 2]), 5)) == [1, 2]
+
+
+def test_readyz_tells_strangers_nothing_of_why(door):
+    class Broken:  # a store that cannot be opened, its error naming a path
+        def info(self):
+            raise RuntimeError("cannot open /srv/secret/data/milvus.db")
+
+    class Shell:
+        store = Broken()
+
+    app = create_app(door["settings"], Shell())
+    stranger = TestClient(app).get("/readyz")
+    assert stranger.status_code == 503 and "/srv" not in stranger.text
+    keyed = TestClient(app).get("/readyz", headers=dict(door["api"].headers))
+    assert keyed.status_code == 503 and "/srv/secret" in keyed.json()["reason"]
