@@ -39,9 +39,7 @@ for path in sys.argv[1:]:
 print(json.dumps(found))
 """
 
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to be nobody"
-)
+CAN_BE_NOBODY = os.geteuid() == 0 and shutil.which("setpriv") is not None
 
 
 def peek_as_nobody(*paths: Path) -> dict[str, str | list]:
@@ -65,8 +63,9 @@ def open_machine():
     shutil.rmtree(base, ignore_errors=True)
 
 
-@needs_root
 def test_nobody_reads_nothing_of_the_data_folder(open_machine):
+    """As root (CI, this machine) the attack itself is run as nobody; as anyone else, the modes
+    that stop it are checked."""
     data = open_machine / "data"
     old = os.umask(0o022)  # the usual umask: what an older install created 755 / 644
     try:
@@ -84,12 +83,14 @@ def test_nobody_reads_nothing_of_the_data_folder(open_machine):
     try:
         assert chats.path.exists() and location.uri.startswith("unix:")
         sock = Path(location.uri.removeprefix("unix:"))
-        seen = peek_as_nobody(
-            open_machine / "public.txt", data, data / "chats.sqlite", data / "chats.sqlite-wal",
-            data / "users.jsonl", data / "milvus.db", data / "notes.txt", sock,
-        )  # fmt: skip
-        assert seen.pop(str(open_machine / "public.txt")) == "readable by all"  # the control
-        assert set(seen.values()) == {"PermissionError"}, seen
+        if CAN_BE_NOBODY:
+            seen = peek_as_nobody(
+                open_machine / "public.txt", data, data / "chats.sqlite",
+                data / "chats.sqlite-wal", data / "users.jsonl", data / "milvus.db",
+                data / "notes.txt", sock,
+            )  # fmt: skip
+            assert seen.pop(str(open_machine / "public.txt")) == "readable by all"  # control
+            assert set(seen.values()) == {"PermissionError"}, seen
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
         for root, dirs, files in os.walk(data):
             for name in dirs + files:
