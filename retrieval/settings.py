@@ -524,6 +524,8 @@ class Settings(BaseSettings):
 
     def data_dir(self) -> Path:
         """Where the app keeps its own files: beside a Milvus Lite index, else ./data."""
+        if self.store_uri.startswith("unix:"):  # our local index server: the socket's folder
+            return Path(self.store_uri.removeprefix("unix:")).parent
         if "://" in self.store_uri:
             return Path("data")
         return Path(self.store_uri).expanduser().resolve().parent

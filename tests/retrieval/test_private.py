@@ -157,3 +157,12 @@ def test_a_data_folder_too_deep_for_a_socket_address_serves_from_a_private_runti
     while sock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not sock.exists()
+
+
+def test_the_served_uri_keeps_its_files_in_the_data_folder(tmp_path):
+    from retrieval.settings import Settings
+    from retrieval.store.local_server import socket_file
+
+    db = tmp_path / "milvus.db"
+    served = Settings(_env_file=None, store_uri=f"unix:{socket_file(db)}")
+    assert served.data_dir() == tmp_path  # sync records beside the index, never ./unix:/...
