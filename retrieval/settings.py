@@ -111,13 +111,15 @@ class Settings(BaseSettings):
         128, ge=1, description="HNSW search breadth (recall vs speed; at least the pool size)."
     )
     resident_max_chunks: int = Field(
-        50_000,
+        200_000,
         ge=0,
         description=(
             "A process that searches holds the live version's vectors in memory up to this "
-            "many chunks (6-8 MB a thousand chunks at 1280-d, with their text) and runs "
-            "dense search there, exact, without a round trip to Milvus; read in the background "
-            "after each new version, Milvus answers meanwhile. 0: always search in Milvus."
+            "many chunks and runs dense search there, exact: int8 vectors (1.4 MB a thousand "
+            "chunks at 1280-d), the closest rows re-scored with their float vectors, which with "
+            "the texts are held too up to a quarter of this many chunks (6-8 MB a thousand) and "
+            "read from Milvus past it; read in the background after each new version, Milvus "
+            "answers meanwhile. 0: always search in Milvus."
         ),
     )
 
