@@ -103,3 +103,18 @@ def test_a_failed_batch_fails_its_callers_and_the_next_one_runs(e5):
                 future.result(30)
     assert batcher.embed_queries([QUESTIONS[3]]).shape == (1, e5.dim)
     assert not batcher._busy and not batcher._waiting
+
+
+def test_a_retriever_batches_the_questions_of_the_embedder_it_loads(tmp_path):
+    from retrieval.search import Retriever
+    from retrieval.settings import Settings
+
+    settings = Settings(
+        _env_file=None, store_uri=str(tmp_path / "milvus.db"), embedding_model="e5-offline"
+    )
+    retriever = Retriever(settings)  # as every front door builds it (server/serving.py)
+    try:
+        assert isinstance(retriever.embedder, BatchingEmbedder)
+        assert retriever.embedder.name == "e5-offline"
+    finally:
+        retriever.close()
