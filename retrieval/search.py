@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from retrieval.access import Access
-from retrieval.batching import BatchingEmbedder
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
     BLEND_OFFLINE,
@@ -89,6 +88,8 @@ def fuse_wordings(
         list(r) if i == 0 or not margin else [replace(h, standing=h.standing - margin) for h in r]
         for i, r in enumerate(rankings)
     ]
+    if how == "interleave":
+        return interleaved(rankings)
     floors = [min((h.standing for h in r), default=0.0) for r in rankings]
     by_id: dict[str, list[float | None]] = {}
     first: dict[str, Hit] = {}
@@ -103,6 +104,23 @@ def fuse_wordings(
     total = {key: max(zs) if how == "max" else sum(zs) for key, zs in filled.items()}
     order = sorted(total, key=lambda key: -total[key])
     return [standing_as(first[key], max(z for z in by_id[key] if z is not None)) for key in order]
+
+
+def interleaved(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:
+    """The rankings taken in turn, best first, each passage once (where it first comes): the
+    question's best, then the other wording's best, then the question's second, and so on; each
+    passage keeps its best standing."""
+    best: dict[str, float] = {}
+    for ranking in rankings:
+        for hit in ranking:
+            best[hit.chunk_id] = max(best.get(hit.chunk_id, -math.inf), hit.standing)
+    order: dict[str, Hit] = {}
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk_id not in order:
+                hit = ranking[rank]
+                order[hit.chunk_id] = standing_as(hit, best[hit.chunk_id])
+    return list(order.values())
 
 
 def page_lifted(ranked: Sequence[Hit], weight: float, depth: int = POOL) -> list[Hit]:
@@ -264,8 +282,7 @@ class Retriever:
         self.query_model = query_model
         self._languages: tuple[str, ...] = ()  # the index's, as last seen: what to translate into
         self.store = store or Store(settings)
-        # questions asked at once are embedded in one batch (retrieval/batching.py)
-        self.embedder = embedder or BatchingEmbedder(embedder_for(settings, self.store))
+        self.embedder = embedder or embedder_for(settings, self.store)
         self.reranker = reranker or load_reranker(settings)
         # One question, one wait: its index round trips run side by side on these threads.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")

@@ -426,7 +426,7 @@ class Settings(BaseSettings):
         description="How much less the model's wordings count than the question itself in "
         "that fusion (z-score units).",
     )
-    query_fusion: Literal["sum", "max"] = Field(
+    query_fusion: Literal["sum", "max", "interleave"] = Field(
         "sum",
         description="How the rankings of the question's wordings are fused: the sum of each "
         "passage's standings, or the best of them.",
