@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from retrieval.access import Access
+from retrieval.batching import BatchingEmbedder
 from retrieval.embedcache import CachedEmbedder
 from retrieval.embeddings import (
     BLEND_OFFLINE,
@@ -282,7 +283,8 @@ class Retriever:
         self.query_model = query_model
         self._languages: tuple[str, ...] = ()  # the index's, as last seen: what to translate into
         self.store = store or Store(settings)
-        self.embedder = embedder or embedder_for(settings, self.store)
+        # questions asked at once are embedded in one batch (retrieval/batching.py)
+        self.embedder = embedder or BatchingEmbedder(embedder_for(settings, self.store))
         self.reranker = reranker or load_reranker(settings)
         # One question, one wait: its index round trips run side by side on these threads.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")
