@@ -185,8 +185,20 @@ def ocr_page(run: OcrRun, page, done: int, total: int) -> list[tuple[str, float]
     images = [i for i in images if i is not None]
     largest = max((i.width * i.height for i in images), default=0)
     texts = [run.read(i, done, total) for i in images if i.width * i.height >= largest / 10]
+    forget_decoded(page)
     paragraphs = [p for text in texts for p in text.split("\n\n") if p.strip()]
     return [line for p in paragraphs for line in ((p, 0.0), ("", 0.0))]
+
+
+def forget_decoded(page) -> None:
+    """Drop the decoded pixels pypdf keeps on each of a page's image streams once read: a
+    Flate-compressed 300 dpi scan is ~26 MB a page decoded, which a 50-page file would hold."""
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    for ref in xobjects.get_object().values() if xobjects is not None else []:
+        stream = ref.get_object()
+        if getattr(stream, "decoded_self", None) is not None:
+            stream.decoded_self = None
 
 
 def with_ocr(text: Text, run: OcrRun) -> Text:
