@@ -159,12 +159,15 @@ def memory(pages: int, dpi: int = 300) -> dict:
     return {**found, "pages": pages, "dpi": dpi, "pdf_mb": size_mb}
 
 
-def markdown(rows: list[dict], mem: dict) -> str:
+def markdown(rows: list[dict], mem: dict | None) -> str:
     lines = ["| text | dpi | scan | pages | CER | pages/s |", "|---|---|---|---|---|---|"]
+    lines = lines if rows else []
     for r in rows:
         kind = "rough" if r["rough"] else "plain"
         lines.append(f"| {r['lang']} | {r['dpi']} | {kind} | {r['pages']} | {r['cer']:.2%} | "
                      f"{r['pages_per_s']:.2f} |")  # fmt: skip
+    if mem is None:
+        return "\n".join(lines)
     lines += [
         "",
         f"{mem['pages']}-page {mem['dpi']} dpi scanned PDF ({mem['pdf_mb']:.1f} MB, rough pages) "
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         child_read(args.child, args.scan_pages)
         return 0
     rows = accuracy(args.pages)
-    print(markdown(rows, memory(args.scan_pages)))
+    print(markdown(rows, None), flush=True)  # the table first: the scan takes minutes
+    print(markdown([], memory(args.scan_pages)))
     return 0
 
 
