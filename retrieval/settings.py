@@ -421,15 +421,15 @@ class Settings(BaseSettings):
         "('own': the question ranks its own language's) or all of them.",
     )
     query_margin: float = Field(
-        0.0,
+        1.0,
         ge=0,
         description="How much less the model's wordings count than the question itself in "
         "that fusion (z-score units).",
     )
     query_fusion: Literal["sum", "max", "interleave"] = Field(
-        "sum",
-        description="How the rankings of the question's wordings are fused: the sum of each "
-        "passage's standings, or the best of them.",
+        "max",
+        description="How the rankings of the question's wordings are fused: each passage by "
+        "its best standing ('max'), by their sum, or the rankings taken in turn ('interleave').",
     )
     max_question_chars: int = Field(4_000, ge=10, description="Longer questions are refused.")
 

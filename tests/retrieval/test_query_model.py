@@ -33,6 +33,24 @@ def test_fuse_wordings_sums_standings_and_keeps_the_best():
     assert fused[0].standing == 5.0 and fused[1].standing == 3.0  # each its best standing
 
 
+def test_fuse_wordings_by_best_standing_with_a_margin():
+    plain = [hit("a", 3.0), hit("b", 1.0)]
+    translated = [hit("c", 3.5), hit("d", 2.5), hit("a", 0.0)]
+    order = lambda fused: [h.chunk_id for h in fused]  # noqa: E731
+    assert order(fuse_wordings([plain, translated], "max")) == ["c", "a", "d", "b"]
+    # a margin of 1: the translation's 3.5 counts 2.5, below the question's own 3.0
+    fused = fuse_wordings([plain, translated], "max", 1.0)
+    assert order(fused) == ["a", "c", "d", "b"] and fused[1].standing == 2.5
+
+
+def test_interleave_takes_the_rankings_in_turn():
+    plain = [hit("a", 3.0), hit("b", 1.0), hit("c", 0.5)]
+    translated = [hit("b", 4.0), hit("d", 2.0)]
+    fused = fuse_wordings([plain, translated], "interleave")
+    assert [h.chunk_id for h in fused] == ["a", "b", "d", "c"]
+    assert fused[1].standing == 4.0  # b keeps its best standing
+
+
 def test_first_line_takes_the_answer_and_drops_labels_and_quotes():
     assert first_line('\n"How do I reset my VPN?"\nextra') == "How do I reset my VPN?"
     assert first_line("Translation: 如何重置 VPN") == "如何重置 VPN"
