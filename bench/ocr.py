@@ -138,7 +138,7 @@ def child_read(path: str, pages: int) -> None:
     from ingest.ocr import OcrOptions
 
     started = time.perf_counter()
-    text = PdfReader(OcrOptions(max_pages=pages)).read(Path(path).read_bytes())
+    text = PdfReader(OcrOptions(max_pages=pages, max_seconds=1e9)).read(Path(path).read_bytes())
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "chars": len(text),
