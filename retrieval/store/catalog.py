@@ -63,9 +63,9 @@ class Catalog(LiveIndex):
         """A section's passages (every passage of the document when heading is None), only
         those `access` may read, all from one resolution of the live version."""
         live = self._live()
-        where = f"doc == {json.dumps(doc)}"
+        where = f"doc == {json.dumps(doc, ensure_ascii=False)}"
         if heading is not None:
-            where += f" and heading == {json.dumps(heading)}"
+            where += f" and heading == {json.dumps(heading, ensure_ascii=False)}"
         if restriction := _restriction(live, access):
             where += f" and {restriction}"
         rows = list(self.rows(["id", "doc", "heading", "text", "added"], where, live))
@@ -117,7 +117,7 @@ class Catalog(LiveIndex):
         live = self._live()
         if not docs or live is None:
             return []
-        where = f"doc in {json.dumps(sorted(docs))}"
+        where = f"doc in {json.dumps(sorted(docs), ensure_ascii=False)}"
         fields = ROW_FIELDS if _schema(live) >= 6 else [f for f in ROW_FIELDS if f != "kb"]
         return [ChunkRow.from_entity(row) for row in self.rows(fields, where, live)]
 
