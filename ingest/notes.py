@@ -72,8 +72,10 @@ def is_menu(text: str) -> bool:
 
 
 def is_title(line: str) -> bool:
+    """A short line that does not end as a sentence or a clause does."""
     text = line.strip()
-    return 0 < len(text) <= MAX_TITLE_CHARS and not text.endswith(("。", "；", ";", "，", ","))
+    ends = ("。", "；", ";", "，", ",", ".", ":", "：")
+    return 0 < len(text) <= MAX_TITLE_CHARS and not text.endswith(ends)
 
 
 def clean_notes(text: str) -> tuple[str, str]:
@@ -88,8 +90,8 @@ def clean_notes(text: str) -> tuple[str, str]:
     for index, line in enumerate(kept):
         if not line.strip():
             continue
-        if is_title(line):
-            title = line.strip()
+        if is_title(line) and any(rest.strip() for rest in kept[index + 1 :]):
+            title = line.strip()  # a title over text; a page of one line keeps its line
             kept = kept[index + 1 :]
         break
     body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")

@@ -63,3 +63,11 @@ def test_a_front_matter_title_heads_a_page_without_a_top_heading():
     assert [c.heading for c in zh] == ["限流 > 突发"] and "+++" not in zh[0].text
     titled = "---\ntitle: Other\n---\n# Own title\n\nText here.\n"
     assert {c.heading for c in split_markdown(titled, "c.md", min_tokens=0)} == {"Own title"}
+
+
+def test_a_note_of_one_line_keeps_it_as_its_text():
+    line = "The fire drill this year is on the second Tuesday of May"
+    chunks = split_markdown(line + "\n", "notes.txt")
+    assert [(c.heading, c.text) for c in chunks] == [("", line)]
+    assert clean_notes("Short title\n\nThe body.\n") == ("Short title", "The body.")
+    assert clean_notes("A sentence, not a title.\nMore text.\n")[0] == ""
