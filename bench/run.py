@@ -19,6 +19,7 @@ from bench import (
     ingest,
     load,
     ocr,
+    query_model,
     scaling,
     search,
     server,
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         "Answers with a local model",
         about(answers),
         answers.markdown(answers.measure(1)),
+    )
+    section(
+        "The query model's added wait", about(query_model), query_model.markdown(query_model.run())
     )
     section("Chat store", chats.__doc__.strip(), chats.markdown(chats.run()))
     section("PDF against markdown ingest", formats.__doc__.strip(), formats.markdown(formats.run()))
