@@ -142,5 +142,9 @@ def open_query_model(settings: Settings) -> QueryModel | None:
     """The configured model's query help, or None (no model, or `query_model` off)."""
     if not settings.query_model or not settings.llm:
         return None
-    chat = open_chat(settings, settings.query_model_name or None)
+    try:
+        chat = open_chat(settings, settings.query_model_name or None)
+    except LLMError as exc:  # no key yet, say: the answer says so; the search goes on alone
+        log.warning("no query model (%s); searching without its help", exc)
+        return None
     return QueryModel(chat, settings) if chat else None

@@ -126,3 +126,11 @@ def test_no_model_or_switched_off_means_no_query_model(corpus_index, fake_llm):
     assert open_query_model(corpus_index.settings) is None
     settings = chat_settings(corpus_index, fake_llm, "plain", query_model=False)
     assert open_query_model(settings) is None
+
+
+def test_a_model_without_its_key_leaves_the_search_alone(corpus_index, monkeypatch):
+    """deepseek-chat with no DEEPSEEK_API_KEY: the answer says so; the search opens without a
+    query model instead of failing."""
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    settings = corpus_index.settings.updated(llm="deepseek-chat")
+    assert open_query_model(settings) is None
