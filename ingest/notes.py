@@ -84,7 +84,9 @@ def clean_notes(text: str) -> tuple[str, str]:
     the title its first real short line."""
     lines = text.splitlines()
     long = [i for i, line in enumerate(lines) if len(line.strip()) > MAX_CHROME_CHARS]
-    first, last = (long[0], long[-1]) if long else (len(lines), -1)
+    if not long:  # no article paragraph to frame: nothing here is the site around one
+        return "", text.strip("\n")
+    first, last = long[0], long[-1]
     kept = [line for i, line in enumerate(lines) if first <= i <= last or not is_chrome(line)]
     title = ""
     for index, line in enumerate(kept):

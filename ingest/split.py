@@ -23,6 +23,7 @@ HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 #: Bumped when the same text and sizes would give other chunks (a sync then re-splits all).
 SPLIT_VERSION = 2  # 2: front-matter titles in the heading path; notes without headings cleaned
+NOTE_SUFFIXES = (".txt", ".text")  # where web-copied notes land (markdown is written, not pasted)
 HASH_MAX_CHARS = 20_000  # keeps a heading-less file under Milvus's 64 KiB VARCHAR limit
 
 
@@ -165,8 +166,8 @@ def split_headings(
     chunks = []
     found = sections(strip_front_matter(text))
     title = page_title(text, found)
-    if not any(s.path for s in found) and not PAGE_MARK_RE.search(text):
-        # no headings at all (and not a PDF's pages): notes copied from a web page
+    if doc.lower().endswith(NOTE_SUFFIXES) and not any(s.path for s in found):
+        # a plain-text file without headings: notes copied from a web page
         title, body = clean_notes(strip_front_matter(text))
         found = [Section((), body)]
     for section in _merge_small(found, min_tokens, chunk_tokens, keep_questions):

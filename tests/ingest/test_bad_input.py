@@ -50,7 +50,7 @@ def nasty_folder(root, outside):
     (docs / "name with spaces.md").write_text("# Spaces\n\nA file name with spaces.\n")
     (docs / "ünïcödé 文件.md").write_text("# Unicode\n\n文件名是中文。\n")
     (docs / "new\nline.md").write_text("# Newline\n\nA newline in the file name.\n")
-    (docs / "not-a-doc.csv").write_text("ignored: no reader for csv\n")
+    (docs / "not-a-doc.xyz").write_text("ignored: no reader for xyz\n")
     return docs
 
 
@@ -98,7 +98,7 @@ def test_nasty_folder_is_reported_and_skipped_without_losing_anything(tmp_path, 
     assert "control characters" in failed["new\\nline.md"]
     if os.geteuid() != 0:
         assert "cannot read" in failed["no-read.md"]
-    assert "outside.md" not in indexed and "not-a-doc.csv" not in indexed
+    assert "outside.md" not in indexed and "not-a-doc.xyz" not in indexed
     texts = " ".join(r["text"] for r in store.rows(["text"]))
     assert "Must never be indexed" not in texts
     assert report.chunks_total == len(list(store.rows(["id"])))

@@ -69,5 +69,8 @@ def test_a_note_of_one_line_keeps_it_as_its_text():
     line = "The fire drill this year is on the second Tuesday of May"
     chunks = split_markdown(line + "\n", "notes.txt")
     assert [(c.heading, c.text) for c in chunks] == [("", line)]
-    assert clean_notes("Short title\n\nThe body.\n") == ("Short title", "The body.")
+    body = "The body, " + "long enough to be a paragraph of an article and not a menu; " * 2
+    assert clean_notes(f"Short title\n\n{body}\n") == ("Short title", body)
+    assert clean_notes("Home | Blog | About\nShort lines only\n")[1].startswith("Home")
+    assert split_markdown(NOTE, "notes/cache.md", min_tokens=0)[0].text.startswith("站点首页")
     assert clean_notes("A sentence, not a title.\nMore text.\n")[0] == ""

@@ -133,6 +133,8 @@ def test_cli_twice_second_run_embeds_nothing(tmp_path):
         "embedding_model",
         "search",
         "notices",
+        "ocr_pages",
+        "ocr_seconds",
         "seconds",
     }
     assert summary["chunks_embedded"] == 4

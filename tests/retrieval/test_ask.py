@@ -49,6 +49,7 @@ def test_json_output(cli_db, fake_llm):
         "model",
         "weak_match",
         "unsupported",
+        "elsewhere",
     }
     assert out["status"] == "answered"
     assert out["model"] == "reasoner" and out["reasoning"].startswith("Let me look")
