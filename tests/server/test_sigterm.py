@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import browser  # noqa: F401 - the session-wide chromium
+from tests.app.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT, SMALL, free_port, write_docs
 
 ENV = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "RAG_EMBEDDING_MODEL": "minilm-offline",
@@ -144,9 +145,24 @@ def test_mcp_over_stdio_stops_with_its_index_server(fresh):
         mcp.kill()
 
 
-def test_the_chat_app_stops_with_its_index_server(fresh, browser):  # noqa: F811
-    from tests.app.test_browser import new_page
+def open_page_until(url: str, data) -> None:
+    """Open the app in chromium until its session has started the index server."""
+    from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            browser.new_page().goto(url)
+            wait_until(lambda: index_server_up(data), "the index server")
+        finally:
+            browser.close()
+
+
+def test_the_chat_app_stops_with_its_index_server(fresh):
+    """chromium runs from a thread of its own here: a second Playwright beside the app tests'
+    session-wide one is refused on the thread whose event loop that one runs."""
     env, data = fresh
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port",
@@ -154,10 +170,9 @@ def test_the_chat_app_stops_with_its_index_server(fresh, browser):  # noqa: F811
     app = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/_stcore/health"), "the app")
-        page = new_page(browser)
-        page.goto(f"http://127.0.0.1:{port}")  # a session runs the page: it opens the index
-        wait_until(lambda: index_server_up(data), "the index server")
-        page.context.close()
+        # a session runs the page, which opens the index
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(open_page_until, f"http://127.0.0.1:{port}", data).result()
         stops_with_all_it_started(app, data)
     finally:
         app.kill()
