@@ -66,6 +66,9 @@ class QueryModel:
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], tuple[Variant, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-model")
+        # a question's second call (the keyword line) runs here, never on the pool its first
+        # waits on: four questions waiting for their second calls would hold every worker
+        self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-model-call")
 
     def kinds(self, question: str, languages: Sequence[str]) -> tuple[str, ...]:
         """What to ask for: a translation when the index has the other language (an index
@@ -103,7 +106,7 @@ class QueryModel:
     def _write(
         self, question: str, kinds: tuple[str, ...], key: tuple[str, tuple[str, ...]]
     ) -> tuple[Variant, ...]:
-        calls = [self._threads.submit(self._one, question, kind) for kind in kinds[1:]]
+        calls = [self._calls.submit(self._one, question, kind) for kind in kinds[1:]]
         written = [self._one(question, kinds[0]), *(c.result() for c in calls)]
         found = tuple(v for v in written if v is not None)
         with self._lock:
@@ -136,6 +139,7 @@ class QueryModel:
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._calls.shutdown(wait=False, cancel_futures=True)
 
 
 def open_query_model(settings: Settings) -> QueryModel | None:
