@@ -78,6 +78,12 @@ def _start_lock(data_dir: str | Path) -> Path:
     return _beside(data_dir, ".server.lock")
 
 
+def _run_lock(data_dir: str | Path) -> Path:
+    """Held by the one supervisor that serves a data directory, from before its server starts
+    until after that server has exited (released with the supervisor, also on kill -9)."""
+    return _beside(data_dir, ".server.run")
+
+
 def socket_file(data_dir: str | Path) -> Path:
     """Where the server for a data directory listens: beside it, inside the data folder; in
     this account's private runtime folder when that path is too long for a socket."""
@@ -309,6 +315,32 @@ def live_leases(path: Path) -> list[int]:
 
 
 def supervise(path: Path) -> int:
+    """Serve `path` unless another supervisor does: an attacher killed while it waited for a
+    starting server leaves the start lock free, and the next attacher starts a second one."""
+    with open(os.open(_run_lock(path), os.O_WRONLY | os.O_CREAT, FILE_MODE), "w") as run:
+        if not _my_turn(run, path):
+            return 0 if find_server(path) else 1
+        return _serve(path)
+
+
+def _my_turn(run, path: Path, timeout_s: float = 60.0) -> bool:
+    """Wait for the run lock; give way when another supervisor serves the index meanwhile
+    (its server holds Milvus Lite's own lock, which a second server would fail on)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(run, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if find_server(path):
+                return False
+            if time.monotonic() > deadline:
+                print(f"another supervisor holds {path} and does not serve it", flush=True)
+                return False
+            time.sleep(0.1)
+
+
+def _serve(path: Path) -> int:
     """Run the server for `path` while any lease is held; then stop it and remove the record."""
     sock = socket_file(path)
     with contextlib.suppress(FileNotFoundError):
@@ -379,6 +411,7 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()  # its Milvus Lite lock is free only once it is gone
 
 
 if __name__ == "__main__":

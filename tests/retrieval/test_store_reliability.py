@@ -255,3 +255,42 @@ def test_local_server_listens_on_an_owner_only_socket_and_is_found_by_other_proc
     while resolve(db) != db:
         assert time.monotonic() < deadline, "server did not stop"
         time.sleep(0.2)
+
+
+def test_a_second_supervisor_gives_way_to_the_one_that_serves(tmp_path):
+    """An attacher killed while its server starts frees the start lock before that server is
+    published; the next attacher then starts a second supervisor for the same index. It must
+    give way (Milvus Lite's own lock would fail its server), not report the index as held."""
+    from retrieval.store.local_server import find_server, lease_dir
+
+    db = (tmp_path / "raced.db").resolve()
+    lease_dir(db).mkdir(parents=True, mode=0o700)
+    (lease_dir(db) / str(os.getpid())).write_text("held")  # this test is the index's user
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    supervisors = [
+        subprocess.Popen(
+            [sys.executable, "-m", "retrieval.store.local_server", str(db)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not (uri := find_server(db)) or all(s.poll() is None for s in supervisors):
+            assert time.monotonic() < deadline, "no supervisor served, or none gave way"
+            time.sleep(0.2)
+        gave_way = next(s for s in supervisors if s.poll() is not None)
+        assert gave_way.returncode == 0, gave_way.stdout.read()
+        serving = next(s for s in supervisors if s is not gave_way)
+        assert serving.poll() is None and uri == f"unix:{db}.sock:0"
+        from pymilvus import MilvusClient
+
+        assert MilvusClient(uri=uri).list_collections() == []  # its socket was not removed
+    finally:
+        (lease_dir(db) / str(os.getpid())).unlink()
+        for supervisor in supervisors:
+            supervisor.wait(timeout=60)
+    assert find_server(db) is None
