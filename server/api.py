@@ -5,7 +5,8 @@
   searching only that base);
 - `POST /v1/chat/completions`, streaming (SSE) or not: the last user message is the question,
   earlier turns are its history; the answer cites sources, which come back in the extra
-  top-level field `sources` (on the last chunk of a stream);
+  top-level field `sources` (on the last chunk of a stream, with `status`, `weak_match`,
+  `unsupported`, `knowledge` and `elsewhere`, as in the plain completion);
 - `POST /v1/search`: top-k passages with relevance, doc and heading paths, pages, base;
 - both POSTs take an optional `knowledge` list of base names: only those are searched;
 - `GET /healthz`, `GET /readyz` (the chunk count only to a caller with a key);
@@ -273,8 +274,8 @@ async def sse(events: Iterator, model: str, reply_id: str, budget_s: float) -> A
                 yield chunk(reply_id, model, tail, finish_reason="stop",
                             sources=source_fields(event), status=event.status,
                             weak_match=event.weak_match, unsupported=event.unsupported,
-                            usage=usage_fields(event),
-                            knowledge=list(event.knowledge))  # fmt: skip
+                            usage=usage_fields(event), knowledge=list(event.knowledge),
+                            elsewhere=event.elsewhere)  # fmt: skip
         yield "data: [DONE]\n\n"
     finally:
         await anyio.to_thread.run_sync(events.close)

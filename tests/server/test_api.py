@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import openai
 import pytest
+from pydantic import SecretStr
 
 from accounts.users import Account, ApiKey, User, key_hash, new_api_key, save_account
 from ingest.pipeline import ingest
@@ -19,6 +22,7 @@ from server.api import create_app
 from tests.conftest import free_port, make_settings
 from tests.fake_llm import USAGE
 
+LEAVE = "Who approves my leave request?"  # in the corpus's HR handbook, weak in IT help
 SECRET = "The Kestrel salary band K pays 91,500 euros a year."
 
 
@@ -29,8 +33,6 @@ def make_key(name: str) -> tuple[ApiKey, str]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, embedder, fake_llm):
-    import uvicorn
-
     tmp = tmp_path_factory.mktemp("api")
     docs = tmp / "docs"
     (docs / "hr").mkdir(parents=True)
@@ -59,16 +61,25 @@ def api(tmp_path_factory, embedder, fake_llm):
     store = Store(settings)
     ingest(settings, store, embedder)
     app = create_app(settings, Retriever(settings, store, embedder))
+    with served(app) as url:
+        yield {"url": url, "keys": keys, "users": users, "app": app}
+    store.close()
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """The app under uvicorn on a free port of 127.0.0.1; yields its URL."""
+    import uvicorn
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "users": users, "app": app}
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-    store.close()
 
 
 def client(api, who: str = "bo") -> openai.OpenAI:
@@ -250,3 +261,30 @@ def test_knowledge_bases_are_models_and_a_filter_that_holds(api):
     last = [chunk for chunk in streamed][-1]
     assert {s["doc"] for s in last.model_extra["sources"]} <= {"it/printers.md"}
     assert last.model_extra["knowledge"] == ["it"]
+
+
+def test_a_streamed_answer_from_a_weak_pick_names_the_base_that_has_it(
+    tmp_path_factory, corpus_index, fake_llm
+):
+    """The corpus (shared with tests/retrieval/test_elsewhere.py): a leave question asked of IT
+    help alone matches weakly there and strongly in the HR handbook; the stream's last chunk
+    says so in `elsewhere`, as the plain completion does."""
+    users = tmp_path_factory.mktemp("elsewhere") / "users.jsonl"
+    stored, key = make_key("ana")
+    save_account(users, Account(User("ana", admin=True), "$argon2id$x", (stored,)))
+    model = {"llm": "custom", "llm_base_url": fake_llm.url, "llm_model_name": "chat",
+             "llm_api_key": SecretStr("test-key"), "llm_max_retries": 0}  # fmt: skip
+    settings = corpus_index.settings.model_copy(update={"users_file": users, **model})
+    with served(create_app(settings, corpus_index)) as url:
+        ana = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        asked = {"model": "custom", "messages": [{"role": "user", "content": LEAVE}]}
+        plain = ana.chat.completions.create(**asked, extra_body={"knowledge": ["it"]})
+        streamed = ana.chat.completions.create(
+            **asked, stream=True, extra_body={"knowledge": ["it"]}
+        )
+        last = list(streamed)[-1]
+        right = ana.chat.completions.create(**asked, stream=True, extra_body={"knowledge": ["hr"]})
+        assert plain.model_extra["elsewhere"] == "hr"
+        assert last.choices[0].finish_reason == "stop" and last.model_extra["weak_match"]
+        assert last.model_extra["elsewhere"] == "hr"
+        assert list(right)[-1].model_extra["elsewhere"] == ""
