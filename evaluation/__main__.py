@@ -27,6 +27,16 @@ from retrieval.cli import fail_cleanly
 from retrieval.settings import load_settings
 
 
+def _helped(args: argparse.Namespace) -> frozenset[str]:
+    """The configurations scored with the query model too: those asked for by name (and
+    'custom'), or the default alone when every configuration runs (the others are there to
+    compare offline choices; a model row each would multiply the model calls by nine)."""
+    if not args.query_model:
+        return frozenset()
+    named = set(args.configs or ["default"])
+    return frozenset(named | ({"custom"} if args.overrides else set()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__)
     parser.add_argument(
@@ -63,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--query-model",
         action="store_true",
-        help="also score each configuration with the model writing the query in the index's "
-        "other language (rows NAME+model, beside the offline ones)",
+        help="also score the default (or each --config named) with the model writing the "
+        "query in the index's other language (rows NAME+model, beside the offline ones)",
     )
     parser.add_argument(
         "--answer-config", action="append", choices=sorted(ANSWER_CONFIGS), dest="answer_configs"
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             configs["custom"] = parse_overrides(args.overrides)
         settings = load_settings(**({"llm": args.model} if args.model else {}))
         figures, rows = evaluate(
-            sets, configs, args.k, settings, args.index_dir, args.knowledge, args.query_model
+            sets, configs, args.k, settings, args.index_dir, args.knowledge, _helped(args)
         )
     _write_rows(args.out, rows)
     if args.report:

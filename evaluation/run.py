@@ -80,10 +80,10 @@ class Runner:
         index_dir: Path,
         k: int,
         knowledge: str | None = None,
-        query_model: bool = False,
+        helped: frozenset[str] = frozenset(),
     ):
         self.base, self.index_dir, self.k, self.knowledge = base, index_dir, k, knowledge
-        self.query_model = query_model
+        self.helped = helped  # configurations also scored with the query model
         if base.embedding_cache is None:  # share vectors across configurations and sets
             self.base = base.updated(embedding_cache=index_dir / "vectors.sqlite")
 
@@ -96,7 +96,7 @@ class Runner:
         settings = self.base.updated(store_uri=str(db), docs_dir=dev.corpus, **overrides)
         build_index(settings, overrides)
         runs = [(config, None)]
-        if self.query_model:
+        if config in self.helped:
             helper = open_query_model(settings.updated(query_model=True))
             if helper is None:
                 raise ValueError("--query-model needs a model: RAG_LLM (or --model)")
@@ -187,17 +187,17 @@ def evaluate(
     base: Settings,
     index_dir: Path | None = None,
     knowledge: str | None = None,
-    query_model: bool = False,
+    helped: frozenset[str] = frozenset(),
 ) -> tuple[Figures, list[dict]]:
     """Figures per set, configuration and question group, and the per-question hits (within
-    one knowledge base when `knowledge` names one); with `query_model`, each configuration
-    also searched with the configured model writing the query's other wordings."""
+    one knowledge base when `knowledge` names one); the configurations in `helped` are also
+    searched with the configured model writing the query's other wordings."""
     figures: Figures = {}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         folder = index_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        runner = Runner(base, folder, k, knowledge, query_model)
+        runner = Runner(base, folder, k, knowledge, helped)
         for dev in sets:
             for config, overrides in configs.items():
                 for name, results in runner.run(config, overrides, dev):

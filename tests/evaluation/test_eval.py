@@ -252,3 +252,19 @@ def test_a_set_scored_within_one_knowledge_base(tmp_path):
         "--knowledge", "no-such-base",
     )  # fmt: skip
     assert result.returncode == 2 and "no knowledge base 'no-such-base'" in result.stderr
+
+
+def test_query_model_rows_for_the_default_or_the_configs_named():
+    from argparse import Namespace
+
+    from evaluation.__main__ import _helped
+
+    def asked(configs=None, overrides=(), query_model=True):
+        return _helped(
+            Namespace(configs=configs, overrides=list(overrides), query_model=query_model)
+        )
+
+    assert asked() == {"default"}  # every configuration runs offline, the default with a model
+    assert asked(["e5-hybrid", "rrf"]) == {"e5-hybrid", "rrf"}
+    assert asked(overrides=["top_k=3"]) == {"default", "custom"}
+    assert asked(query_model=False) == frozenset()
