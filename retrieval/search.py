@@ -355,7 +355,7 @@ class Retriever:
         own = language(query)
         partitions = self._dense_rankings(own, vector, pool, info, at)
         dense = sorted({h.chunk_id: h for r in partitions for h in r}.values(), key=_by_score)
-        lexical = bm25.scored(self._weighted(vector, own, own)) if bm25 else []
+        lexical = self._lexical_scored(bm25, vector, own) if bm25 else []
         standing = dense_standing(partitions)  # for the fusion and for the refusal rule
         if len(partitions) > 1 or lexical:
             ranked = self._fuse(partitions, lexical, standing)
@@ -400,7 +400,9 @@ class Retriever:
         the searches run side by side."""
         languages = info.languages if info else ()
         if not self.settings.language_balance or len(languages) < 2:
-            return [self.store.dense_search(self._weighted(vector, own, own), pool, at)]
+            held = languages[0] if len(languages) == 1 else own  # an English question over
+            # a Chinese-only index is weighed as English > Chinese, not English > English
+            return [self.store.dense_search(self._weighted(vector, own, held), pool, at)]
         ordered = sorted(languages, key=lambda lang: lang != own)
         searches = [
             self._threads.submit(
@@ -411,6 +413,13 @@ class Retriever:
         mine = ordered[0]
         first = self.store.dense_search(self._weighted(vector, own, mine), pool, at, mine)
         return [first, *(search.result() for search in searches)]
+
+    def _lexical_scored(self, bm25: Lexical, vector: np.ndarray, own: str) -> list[Hit]:
+        """BM25's hits, each scored by its cosine to the question weighed for its own
+        language pair, as the dense search of that language weighs it."""
+        langs = {passage_language(h) for h in bm25.hits}
+        scored = {lang: bm25.scored(self._weighted(vector, own, lang)) for lang in langs}
+        return [scored[passage_language(h)][i] for i, h in enumerate(bm25.hits)]
 
     def _weighted(self, vector: np.ndarray, asked: str, passages: str) -> list[float]:
         """The query vector for searching `passages`-language text with an `asked`-language

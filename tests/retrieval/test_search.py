@@ -128,3 +128,36 @@ def test_weak_match_and_refusal_floor_read_standing_agreement_and_rerank_scores(
     assert judge(found(1.0), settings, with_model=False).refuse
     verdict = judge(found(3.0), settings, with_model=False)
     assert not verdict.refuse and verdict.weak
+
+
+def test_a_question_over_a_one_language_index_is_weighed_for_that_language_pair():
+    """An English question over a Chinese-only index searches with the English > Chinese
+    weights of the blend (across languages), not English > English (MiniLM, English only)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from retrieval.search import Retriever
+    from retrieval.settings import Settings
+
+    class Weights:  # the query vector becomes the weights it was given, to be seen below
+        def weighted(self, vector, weights):
+            return np.asarray(weights, dtype=np.float32)
+
+    class Store:
+        asked: list = []
+
+        def dense_search(self, vector, k, at, lang=""):
+            self.asked.append((list(vector), lang))
+            return []
+
+    settings = Settings(_env_file=None)
+    retriever = Retriever(settings, Store(), Weights())
+    try:
+        for held, asked in [(("zh",), "en"), (("en",), "zh"), (("zh",), "zh")]:
+            Store.asked.clear()
+            info = SimpleNamespace(languages=held)
+            retriever._dense_rankings(asked, np.zeros(3), 10, info, None)
+            assert Store.asked == [(settings.blend_weights[f"{asked}>{held[0]}"], "")]
+    finally:
+        retriever._threads.shutdown()
