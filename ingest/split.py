@@ -16,13 +16,14 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from ingest.formats import PAGE_MARK_RE, page_of, strip_page_marks
 from ingest.notes import clean_notes
 from ingest.tables import section_pieces
-from retrieval.tokens import estimate_tokens, language
+from retrieval.tokens import estimate_tokens, page_language
 from retrieval.types import Chunk
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 #: Bumped when the same text and sizes would give other chunks (a sync then re-splits all).
-SPLIT_VERSION = 2  # 2: front-matter titles in the heading path; notes without headings cleaned
+SPLIT_VERSION = 3  # 2: front-matter titles in the heading path; notes without headings cleaned;
+# 3: a page's language read from its prose, not its code
 NOTE_SUFFIXES = (".txt", ".text")  # where web-copied notes land (markdown is written, not pasted)
 HASH_MAX_CHARS = 20_000  # keeps a heading-less file under Milvus's 64 KiB VARCHAR limit
 
@@ -200,8 +201,8 @@ def split_hash(text: str, doc: str) -> list[Chunk]:
 def split_markdown(text: str, doc: str, mode: str = "headings", **sizes: int) -> list[Chunk]:
     """Chunks of one document by the chosen mode, without duplicates."""
     chunks = split_hash(text, doc) if mode == "hash" else split_headings(text, doc, **sizes)
-    lang = language(text)  # the document's language, not each chunk's: a YAML block in a
-    # Chinese page belongs with the Chinese pages
+    lang = page_language(text)  # the document's language, not each chunk's: a YAML block
+    # in a Chinese page belongs with the Chinese pages, and so does a page of commands
     chunks = [replace(chunk, lang=lang) for chunk in chunks]
     if PAGE_MARK_RE.search(text):  # a converted PDF: each chunk remembers its pages
         chunks = [

@@ -17,6 +17,33 @@ def language(text: str) -> str:
     return "zh" if cjk and cjk >= len(LATIN_WORD.findall(text)) else "en"
 
 
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+NOT_PROSE = re.compile(r"`[^`\n]*`|https?://\S+|<!--.*?-->|<[^>\n]*>", re.S)
+
+
+def page_language(text: str) -> str:
+    """A page's language, read from its prose: code blocks, inline code, links and HTML left
+    out (a Chinese page of YAML and shell commands is a Chinese page); a page that is all code
+    is read whole."""
+    prose = NOT_PROSE.sub(" ", "\n".join(_outside_fences(text)))
+    return language(prose) if CJK.search(prose) or LATIN_WORD.search(prose) else language(text)
+
+
+def _outside_fences(text: str) -> list[str]:
+    """The lines of markdown text outside fenced code blocks (``` or ~~~)."""
+    kept, fence = [], ""
+    for line in text.splitlines():
+        opening = FENCE.match(line)
+        if fence:
+            if opening and opening.group(1).startswith(fence) and not line.strip(fence[0] + " "):
+                fence = ""
+        elif opening:
+            fence = opening.group(1)
+        else:
+            kept.append(line)
+    return kept
+
+
 def estimate_tokens(text: str) -> int:
     """Rough sub-word count: ~4 characters per token, one per CJK character."""
     cjk = len(CJK.findall(text))

@@ -126,3 +126,22 @@ def test_chunks_carry_their_documents_language():
     chunks = split_markdown(text * 3, "zh.md", min_tokens=0, chunk_tokens=32)
     assert language("```yaml\nreplicas: 3\nimage: zhiji/server:2.4\n```") == "en"
     assert {c.lang for c in chunks} == {"zh"}
+
+
+def test_a_chinese_page_of_commands_and_config_is_a_chinese_page():
+    """A page's language is read from its prose: fenced code, inline code, links and HTML do
+    not make a Chinese page of YAML and shell English (it would be searched as English)."""
+    from retrieval.tokens import page_language
+
+    code = "```yaml\n" + "\n".join(f"listen_port_{i}: 9080 # proxy http port" for i in range(40))
+    text = (
+        "# 配置 TLS\n\n在 broker 上开启 TLS，修改配置文件后重启：\n\n"
+        f"{code}\n```\n\n运行 `mqadmin updateTopic -n localhost:9876 -t TopicTest` 查看，"
+        "详见 <a href='https://rocketmq.apache.org/docs/tls'>官方文档</a>。\n"
+        "~~~\nshell commands in English here, many many words of them\n~~~\n"
+    )
+    assert language(text) == "en"  # counting every word, the code outweighs the prose
+    assert page_language(text) == "zh"
+    assert {c.lang for c in split_markdown(text, "tls.md")} == {"zh"}
+    assert page_language("# Deploy\n\nRun the 安装 script, then restart.\n\n```\n配置\n```") == "en"
+    assert page_language("```\nonly: code\n```") == "en"  # nothing but code: read whole
