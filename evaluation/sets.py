@@ -52,6 +52,18 @@ DEV_SETS: dict[str, DevSet] = {
             "(Apache-2.0)",
         ),
         _devset(
+            "reference-zh",
+            "Chinese questions about the English-only pages of `reference` (Chinese > English "
+            "over an English-only index), written by someone who read only the pages",
+            "devsets/reference/docs",
+        ),
+        _devset(
+            "zh-rocketmq",
+            "public Apache RocketMQ docs, Chinese pages with headings only; Chinese questions "
+            "and English ones about them, written by someone who read only the pages "
+            "(Apache-2.0)",
+        ),
+        _devset(
             "zh-notes",
             "web-copied Chinese plain-text notes (.txt, no headings: a menu line, a date, a "
             "view counter, a footer of links); Chinese and English questions (Apache-2.0)",
