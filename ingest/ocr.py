@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ingest.reader_base import DocError
 
-OCR_VERSION = "rapidocr-1.4.4:paragraphs-1"  # part of each cache key: a change re-reads
+OCR_VERSION = "rapidocr-1.4.4:paragraphs-1:no-cls"  # part of each cache key: a change re-reads
 MAX_PIXELS = 60_000_000  # a picture larger than this is refused (decompression bombs)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -112,7 +112,9 @@ def engine():
     """The OCR engine, loaded on first use and kept for the life of the process."""
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR(print_verbose=False)
+    # No line-angle classifier: it squeezes a whole line into 192x48 pixels and, on clean
+    # long lines, calls some of them upside down; turned over, they read as noise and drop out.
+    return RapidOCR(print_verbose=False, use_cls=False)
 
 
 def to_image(picture: bytes | object):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.formats import ImageReader
-from ingest.ocr import Line, OcrOptions, page_text
+from ingest.ocr import Line, OcrOptions, page_text, recognise
 from ingest.pipeline import ingest, scan
 from ingest.reader_base import DocError
 from ingest.syncstatus import SyncStatus
@@ -118,3 +118,10 @@ def test_lines_are_put_in_reading_order_and_paragraphs():
         "the first paragraph left cell right cell goes on here.",
         "第二段缩进开始，接着写完。",
     ]
+
+
+def test_a_clean_long_line_is_not_read_upside_down():
+    """PP-OCR's line-angle classifier called this clean line upside down, which dropped it."""
+    text = "route leave in rooms system after every two every reception ends requests."
+    found = recognise(officegen.text_image([text], 22, 1100))
+    assert "".join(x.text for x in found).replace(" ", "") == text.replace(" ", "")
