@@ -79,7 +79,7 @@ def is_weak(found: Retrieval, settings: Settings) -> bool:
     if len(found.dense) < MIN_CANDIDATES:
         return False  # too few passages for "stands out" to mean anything (a tiny index)
     weak = s.strength < settings.weak_below or s.standout < settings.weak_standout
-    return weak or one_common_word(found, s, settings)
+    return weak or one_common_word(found, s, settings) or bool(unknown_names(found, settings))
 
 
 def words(text: str) -> frozenset[str]:
@@ -109,6 +109,51 @@ def one_common_word(found: Retrieval, s: Signals, settings: Settings) -> bool:
     (word,) = shared
     share = sum(word in words(h.embed_text) for h in found.lexical) / len(found.lexical)
     return share >= settings.common_word_share
+
+
+#: A Latin-script word as a question names a thing: LDAP, GraphQL, SM4, W-9, Consul.
+LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def names(question: str) -> list[str]:
+    """The words a question writes as names: a capital past the first letter (LDAP, GraphQL,
+    IdP), a capital beside a digit (W-9), or a capitalised word that does not open a sentence
+    (Consul, Kerberos; in a Chinese question any capitalised word). None in a question typed in
+    capitals, where case says nothing."""
+    if len(LATIN_WORD.findall(question)) >= 3 and not re.search("[a-z]", question):
+        return []
+    found = []
+    for m in LATIN_WORD.finditer(question):
+        word = m.group(0)
+        if len(word) < 2 or word.lower() in STOP:
+            continue
+        opens = CJK.search(question) is None and re.search(r"(^|[.?!:]\s*)$", question[: m.start()])
+        if any(c.isupper() for c in word[1:]) or (
+            word[0].isupper() and (not opens or any(c.isdigit() for c in word))
+        ):
+            found.append(word)
+    return found
+
+
+def unknown_names(found: Retrieval, settings: Settings) -> list[str]:
+    """The names in the query that no candidate passage mentions, BM25's or the dense search's
+    (in its document name, heading or text). BM25 ranks any passage holding a rare name near
+    its top, so a name none of them holds is one the docs hardly use: what matched is a
+    neighbouring topic ("sync roles from LDAP groups" finding the roles page of docs that never
+    mention LDAP). A name is matched as a whole word, its plural too (URLs -> URL)."""
+    if not settings.unknown_name_weak:
+        return []
+    asked = names(found.query)
+    if not asked:
+        return []
+    seen = "\n".join(f"{h.doc}\n{h.embed_text}" for h in [*found.lexical, *found.dense]).lower()
+    return [name for name in asked if not _mentioned(name.lower(), seen)]
+
+
+def _mentioned(name: str, text: str) -> bool:
+    forms = [name, name[:-1]] if name.endswith("s") and len(name) > 2 else [name]
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(form)}s?(?![a-z0-9])", text) for form in forms)
 
 
 def below_floor(found: Retrieval, settings: Settings) -> bool:

@@ -356,6 +356,12 @@ class Settings(BaseSettings):
     common_word_gap: float = Field(
         0.05, description="The dense score gap to the fifth candidate below which it is ordinary."
     )
+    unknown_name_weak: bool = Field(
+        False,
+        description="A match is weak too when the question names something (LDAP, GraphQL, "
+        "Consul: a word written as a name) that none of the candidate passages mention (off "
+        "until measured by the eval: docs/evaluation.md).",
+    )
     refuse_below: float = Field(
         1.5,
         description="Without a model: refuse flatly when the top passage stands out less than "
