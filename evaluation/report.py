@@ -46,7 +46,7 @@ def report(figures: Figures, configs: dict[str, dict[str, object]], k: int, argv
     command = "python -m evaluation " + " ".join(argv if argv is not None else sys.argv[1:])
     parts = [
         f"# Retrieval quality\n\nGenerated {time.strftime('%Y-%m-%d %H:%M %Z')} by "
-        f"`{command.strip()}` (`make eval`)."
+        f"`{command.strip()}` (`make eval`; with the model's rows, `make eval-model`)."
     ]
     for name, by_config in figures.items():
         known = {**DEV_SETS, **HELD_OUT}
