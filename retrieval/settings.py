@@ -359,8 +359,8 @@ class Settings(BaseSettings):
     unknown_name_weak: bool = Field(
         False,
         description="A match is weak too when the question names something (LDAP, GraphQL, "
-        "Consul: a word written as a name) that none of the candidate passages mention (off "
-        "until measured by the eval: docs/evaluation.md).",
+        "Consul: a word written as a name) that none of the candidate passages mention (off: "
+        "docs/admin.md says what it flagged on the dev sets).",
     )
     refuse_below: float = Field(
         1.5,
