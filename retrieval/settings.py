@@ -99,16 +99,28 @@ class Settings(BaseSettings):
     collection: str = Field(
         "docs", description="Alias that always names the live version of the index."
     )
-    index_type: Literal["FLAT", "HNSW", "AUTOINDEX"] = Field(
+    index_type: Literal["FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
         "FLAT",
         description=(
             "Vector index type: FLAT (the default: exact under any filter, fast enough below "
             "~50k chunks), HNSW (graph search; on Milvus Lite its recall falls when a search "
-            "carries a filter: the language, a user's groups, a knowledge base), AUTOINDEX."
+            "carries a filter: the language, a user's groups, a knowledge base), IVF_FLAT "
+            "(a Milvus server: RAG_IVF_NLIST lists, RAG_IVF_NPROBE of them scanned exactly, "
+            "filter applied inside them), AUTOINDEX."
         ),
     )
     hnsw_ef: int = Field(
         128, ge=1, description="HNSW search breadth (recall vs speed; at least the pool size)."
+    )
+    hnsw_m: int = Field(16, ge=2, le=2048, description="HNSW links per node (built once).")
+    hnsw_ef_construction: int = Field(
+        200, ge=1, description="HNSW build breadth (build time vs graph quality; built once)."
+    )
+    ivf_nlist: int = Field(
+        1024, ge=1, le=65536, description="IVF_FLAT lists the vectors fall into (built once)."
+    )
+    ivf_nprobe: int = Field(
+        64, ge=1, le=65536, description="IVF_FLAT lists scanned per search (recall vs speed)."
     )
     resident_max_chunks: int = Field(
         200_000,

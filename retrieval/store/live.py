@@ -8,7 +8,7 @@ from pymilvus import MilvusClient
 
 from retrieval.settings import Settings
 from retrieval.store.connect import Location, StoreError, locate, open_client, release
-from retrieval.store.schema import IndexInfo, ModelMismatchError, has_full_text
+from retrieval.store.schema import IndexInfo, ModelMismatchError, build_params, has_full_text
 
 
 class LiveIndex:
@@ -18,6 +18,8 @@ class LiveIndex:
         self.alias = settings.collection
         self.index_type = settings.index_type
         self.hnsw_ef = settings.hnsw_ef
+        self.ivf_nprobe = settings.ivf_nprobe
+        self.index_params = build_params(settings.index_type, settings)
         self.location: Location = locate(settings.store_uri, shared=settings.local_server)
         token = settings.store_token.get_secret_value() if settings.store_token else ""
         try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 import jieba
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
+from retrieval.settings import Settings
 from retrieval.store.connect import StoreError
 
 SCHEMA_VERSION = "6"  # 2: search_text + BM25; 3: added/removed versions; 4: lang; 5: pages, groups;
@@ -117,6 +118,7 @@ def create_collection(
     meta: dict[str, str],
     index_type: str,
     full_text: bool = True,
+    params: dict | None = None,
 ) -> None:
     """A new collection with the chunk fields and indexes, and (where the server has full-text
     search, Milvus 2.5 and later) the BM25 function over `search_text`."""
@@ -145,14 +147,22 @@ def create_collection(
         _add_full_text(schema, index)
     else:
         schema.add_field("search_text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
-    hnsw = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
-    index.add_index("vector", index_type=index_type, metric_type="IP", params=hnsw)
+    index.add_index("vector", index_type=index_type, metric_type="IP", params=params or {})
     # a scalar index for looking up stored vectors by text hash (Milvus before 2.4: Trie only)
     index.add_index("text_hash", index_type="INVERTED" if full_text else "Trie")
     props = {**meta, "rag.dim": str(dim), "rag.schema": SCHEMA_VERSION}
     client.create_collection(name, schema=schema, properties=props)
     # sync=False: pymilvus would otherwise poll an RPC Milvus Lite lacks, 0.5 s per index.
     client.create_index(name, index, sync=False)
+
+
+def build_params(index_type: str, settings: Settings) -> dict:
+    """The vector index's build parameters (the settings of the other index types unused)."""
+    if index_type == "HNSW":
+        return {"M": settings.hnsw_m, "efConstruction": settings.hnsw_ef_construction}
+    if index_type == "IVF_FLAT":
+        return {"nlist": settings.ivf_nlist}
+    return {}
 
 
 def _add_full_text(schema, index) -> None:

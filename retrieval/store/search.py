@@ -111,6 +111,8 @@ class Search(LiveIndex):
     def _dense_params(self, k: int) -> dict:
         if self.index_type == "HNSW":
             return {"metric_type": "IP", "params": {"ef": max(self.hnsw_ef, k)}}
+        if self.index_type == "IVF_FLAT":
+            return {"metric_type": "IP", "params": {"nprobe": self.ivf_nprobe}}
         return {"metric_type": "IP"}
 
 

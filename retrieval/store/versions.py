@@ -33,7 +33,9 @@ class Versions(Catalog):
         """Write a complete new collection, then switch the alias to it atomically."""
         self.drop_orphans()
         name = f"{self.alias}_v{time.time_ns()}"
-        create_collection(self.client, name, dim, meta, self.index_type, self.full_text)
+        create_collection(
+            self.client, name, dim, meta, self.index_type, self.full_text, self.index_params
+        )
         chunks, docs = self._insert_all(name, (row.entity(1) for row in rows))
         self.client.flush(name)
         props = {"rag.chunks": str(chunks), "rag.docs": str(docs), "rag.version": "1"}

@@ -125,3 +125,22 @@ def test_wrong_token_is_a_clear_error(tmp_path, server):
     with pytest.raises(StoreError, match="cannot connect to Milvus") as failure:
         Store(settings).info()
     assert "wrong-password" not in str(failure.value)
+
+
+def test_index_parameters_reach_the_server_index(tmp_path, server, embedder):
+    write_docs(tmp_path / "docs", SMALL)
+    chosen = {
+        "IVF_FLAT": ({"ivf_nlist": 2, "ivf_nprobe": 2}, {"nlist": "2"}),
+        "HNSW": ({"hnsw_m": 24, "hnsw_ef_construction": 90}, {"M": "24", "efConstruction": "90"}),
+    }
+    for index_type, (extra, built) in chosen.items():
+        settings = server_settings(tmp_path, server, collection=f"docs_{index_type.lower()}",
+                                   index_type=index_type, **extra)  # fmt: skip
+        store = Store(settings)
+        ingest(settings, store, embedder)
+        index = store.client.describe_index(store.live_collection(), "vector")
+        assert index["index_type"] == index_type
+        assert {name: str(index.get(name)) for name in built} == built
+        hits = Retriever(settings, store, embedder).search("VPN password expiry", 1, access=ALL)
+        assert hits[0].doc == "it/vpn.md"
+        store.close()

@@ -23,4 +23,4 @@ def test_store_against_a_real_milvus_server_on_loopback_only():
     other_interfaces, _, report = done.stdout.partition("\n")
     assert other_interfaces.strip() == "0", done.stdout  # nothing but loopback in there
     assert done.returncode == 0, report[-3000:] + done.stderr[-2000:]
-    assert "4 passed" in report
+    assert "5 passed" in report
