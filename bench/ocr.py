@@ -5,10 +5,12 @@ each read through the ingest's own path (`ingest.ocr`: RapidOCR, reading order, 
 CER is the edit distance over the known text with all whitespace removed (PP-OCR drops some
 spaces between English words; spacing is not what a search depends on). Speed is pages per
 second on this machine's cores; memory is the peak RSS of a child process that reads a 50-page
-300 dpi scanned PDF with `PdfReader` (OCR included). Goals: Chinese CER <= 3% at 300 dpi and
-<= 6% at 150 dpi, the 50-page scan under 600 MB.
+300 dpi scanned PDF with `PdfReader` (OCR included), once for each long side the pictures are
+scaled to (`ingest.ocr.MAX_SIDE`: 2,000 was RapidOCR's default, 1,600 ours), each with the
+scan's CER beside its peak. Goals: Chinese CER <= 3% at 300 dpi and <= 6% at 150 dpi, the
+50-page scan under 600 MB.
 
-    python -m bench.ocr [--pages N] [--scan-pages 50]
+    python -m bench.ocr [--pages N] [--scan-pages 50] [--sides 2000,1600] [--no-accuracy]
 """
 
 from __future__ import annotations
@@ -115,6 +117,11 @@ def accuracy(pages: int) -> list[dict]:
     return rows
 
 
+def scan_lines(n: int) -> list[str]:
+    """The known text of page n of the memory scan (Chinese and English pages in turn)."""
+    return sentences("zh" if n % 2 else "en", 30, seed=100 + n)
+
+
 def scanned_pdf(path: Path, pages: int, dpi: int) -> None:
     """A PDF of `pages` JPEG scans (Chinese and English pages in turn)."""
     from reportlab.lib.utils import ImageReader
@@ -122,7 +129,7 @@ def scanned_pdf(path: Path, pages: int, dpi: int) -> None:
 
     doc = canvas.Canvas(str(path))
     for n in range(pages):
-        image = page(sentences("zh" if n % 2 else "en", 30, seed=100 + n), dpi, rough=True, seed=n)
+        image = page(scan_lines(n), dpi, rough=True, seed=n)
         width, height = image.width * 72 / dpi, image.height * 72 / dpi
         doc.setPageSize((width, height))
         doc.drawImage(ImageReader(image), 0, 0, width, height)
@@ -130,36 +137,55 @@ def scanned_pdf(path: Path, pages: int, dpi: int) -> None:
     doc.save()
 
 
-def child_read(path: str, pages: int) -> None:
-    """In a child process: read the scanned PDF as the ingest does; print time and peak RSS."""
+def child_read(path: str, pages: int, side: int) -> None:
+    """In a child process: read the scanned PDF as the ingest does, pictures scaled to `side`;
+    print time, peak RSS and the text."""
     import resource
 
+    import ingest.ocr
     from ingest.formats import PdfReader
     from ingest.ocr import OcrOptions
+
+    ingest.ocr.MAX_SIDE = side  # read when the engine is first loaded
 
     started = time.perf_counter()
     text = PdfReader(OcrOptions(max_pages=pages, max_seconds=1e9)).read(Path(path).read_bytes())
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "chars": len(text),
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "text": str(text),
                       "ocr_pages": text.ocr_pages}))  # fmt: skip
 
 
-def memory(pages: int, dpi: int = 300) -> dict:
+def scan_cer(text: str) -> float:
+    """Mean CER over the scan's pages (split at the reader's page marks)."""
+    from ingest.formats import PAGE_MARK_RE
+
+    read = PAGE_MARK_RE.split(text)[2::2]  # [before, "1", page 1, "2", page 2, ...]
+    known = ["".join(scan_lines(n)) for n in range(len(read))]
+    return sum(cer(a, b) for a, b in zip(known, read, strict=True)) / max(len(read), 1)
+
+
+def memory(pages: int, sides: tuple[int, ...] = (2000, 1600), dpi: int = 300) -> list[dict]:
+    """The scan read in a child process once per picture side: peak RSS and CER of each."""
+    found = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scan.pdf"
         scanned_pdf(path, pages, dpi)
         size_mb = path.stat().st_size / 1e6
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.ocr", "--child", str(path), "--scan-pages", str(pages)],
-            capture_output=True, text=True, check=True, env=env,
-        )  # fmt: skip
-    found = json.loads(out.stdout.strip().splitlines()[-1])
-    return {**found, "pages": pages, "dpi": dpi, "pdf_mb": size_mb}
+        for side in sides:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.ocr", "--child", str(path), "--scan-pages",
+                 str(pages), "--sides", str(side)],
+                capture_output=True, text=True, check=True, env=env,
+            )  # fmt: skip
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            run["cer"] = scan_cer(run.pop("text"))
+            found.append({**run, "side": side, "pages": pages, "dpi": dpi, "pdf_mb": size_mb})
+    return found
 
 
-def markdown(rows: list[dict], mem: dict | None) -> str:
+def markdown(rows: list[dict], mem: list[dict] | None) -> str:
     lines = ["| text | dpi | scan | pages | CER | pages/s |", "|---|---|---|---|---|---|"]
     lines = lines if rows else []
     for r in rows:
@@ -168,13 +194,18 @@ def markdown(rows: list[dict], mem: dict | None) -> str:
                      f"{r['pages_per_s']:.2f} |")  # fmt: skip
     if mem is None:
         return "\n".join(lines)
+    first = mem[0]
     lines += [
+        f"{first['pages']}-page {first['dpi']} dpi scanned PDF ({first['pdf_mb']:.1f} MB, rough "
+        "pages) read by PdfReader with OCR in a child process (goal < 600 MB):",
         "",
-        f"{mem['pages']}-page {mem['dpi']} dpi scanned PDF ({mem['pdf_mb']:.1f} MB, rough pages) "
-        f"read by PdfReader with OCR in a child process: {mem['seconds']:.0f} s "
-        f"({mem['pages'] / mem['seconds']:.2f} pages/s), peak RSS {mem['peak_mb']:.0f} MB "
-        f"(goal < 600 MB), {mem['ocr_pages']} pages OCR'd.",
+        "| long side | peak RSS | CER | seconds | pages/s | pages OCR'd |",
+        "|---|---|---|---|---|---|",
     ]
+    for m in mem:
+        speed = m["pages"] / m["seconds"]
+        lines.append(f"| {m['side']} | {m['peak_mb']:.0f} MB | {m['cer']:.2%} | "
+                     f"{m['seconds']:.0f} | {speed:.2f} | {m['ocr_pages']} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -182,14 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=2, help="pages per accuracy cell")
     parser.add_argument("--scan-pages", type=int, default=50, help="pages of the memory scan")
+    parser.add_argument("--sides", default="2000,1600", help="long sides the scan is read at")
+    parser.add_argument("--no-accuracy", action="store_true", help="only the memory scan")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sides = tuple(int(x) for x in args.sides.split(","))
     if args.child:
-        child_read(args.child, args.scan_pages)
+        child_read(args.child, args.scan_pages, sides[0])
         return 0
-    rows = accuracy(args.pages)
-    print(markdown(rows, None), flush=True)  # the table first: the scan takes minutes
-    print(markdown([], memory(args.scan_pages)))
+    if not args.no_accuracy:
+        print(markdown(accuracy(args.pages), None), flush=True)  # first: the scan takes minutes
+        print()
+    print(markdown([], memory(args.scan_pages, sides)))
     return 0
 
 
