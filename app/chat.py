@@ -91,15 +91,16 @@ def open_conversation(page: Page) -> None:
 
 
 def switch_to(conversation_id: str | None) -> None:
-    """Open a conversation on the next run, or a new chat (None), which searches everything
-    until picked. The pick is reset here, in the run of the click, and not when the next run
-    opens the chat, so a pick made just after the click is not undone."""
+    """Open a conversation, or a new chat (None), which searches everything until picked: the
+    sidebar's buttons call it as their callback, first thing in the click's run, which then
+    opens the chat from the URL. The pick is reset here and not when the chat opens, so a pick
+    made just after the click is not undone."""
     if conversation_id:
         st.query_params["chat"] = conversation_id
     else:
         st.query_params.pop("chat", None)
         st.session_state.knowledge_pick = []
-    st.session_state.pop("conversation", None)  # reloaded from the URL on the next run
+    st.session_state.pop("conversation", None)  # reloaded from the URL by open_conversation
 
 
 def keep(page: Page, question: str, answer: Answer, replaces: int | None) -> None:

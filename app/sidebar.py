@@ -46,9 +46,16 @@ def who(page: Page) -> None:
 
 
 def conversations(page: Page) -> None:
-    if st.button(t("new_chat"), icon=":material/add_comment:", width="stretch", key="new_chat"):
-        switch_to(None)
-        st.rerun()
+    # a callback runs first thing in the click's run, so a pick made while the page redraws
+    # (which starts another run and may cut this one short) cannot lose the click
+    st.button(
+        t("new_chat"),
+        icon=":material/add_comment:",
+        width="stretch",
+        key="new_chat",
+        on_click=switch_to,
+        args=(None,),
+    )
     if page.chats is None:
         return
     search = st.text_input(t("search_chats"), key="chat_search", icon=":material/search:")
@@ -69,9 +76,15 @@ def chat_button(chat: Conversation, current: str | None) -> None:
     kind = "primary" if chat.id == current else "tertiary"
     when = datetime.fromtimestamp(chat.updated).strftime("%Y-%m-%d %H:%M")
     label = views.plain(chat.title)
-    if st.button(label, key=f"chat-{chat.id}", type=kind, width="stretch", help=when):
-        switch_to(chat.id)
-        st.rerun()
+    st.button(
+        label,
+        key=f"chat-{chat.id}",
+        type=kind,
+        width="stretch",
+        help=when,
+        on_click=switch_to,
+        args=(chat.id,),
+    )
 
 
 def manage_current(page: Page, current: str, chat) -> None:
