@@ -16,11 +16,10 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from ingest.formats import PAGE_MARK_RE, page_of, strip_page_marks
 from ingest.notes import clean_notes
 from ingest.tables import section_pieces
-from retrieval.tokens import estimate_tokens, page_language
+from retrieval.tokens import estimate_tokens, fenced_lines, page_language
 from retrieval.types import Chunk
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$|^ {0,3}(#{1,6})[ \t]*$")
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 #: Bumped when the same text and sizes would give other chunks (a sync then re-splits all).
 SPLIT_VERSION = 3  # 2: front-matter titles in the heading path; notes without headings cleaned;
 # 3: a page's language read from its prose, not its code
@@ -70,16 +69,9 @@ def sections(text: str) -> list[Section]:
     found: list[Section] = []
     stack: list[tuple[int, str]] = []
     lines: list[str] = []
-    fence = ""
     level = 0
-    for line in text.splitlines():
-        marker = FENCE.match(line)
-        if fence:
-            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
-                fence = ""
-        elif marker:
-            fence = marker.group(1)
-        elif heading := HEADING.match(line):
+    for line, code in fenced_lines(text):
+        if not code and (heading := HEADING.match(line)):
             found.append(Section(tuple(t for _, t in stack), "\n".join(lines), level))
             level = len(heading.group(1) or heading.group(3))
             stack = [(lv, t) for lv, t in stack if lv < level] + [(level, heading.group(2) or "")]

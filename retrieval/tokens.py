@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -31,17 +32,24 @@ def page_language(text: str) -> str:
 
 def _outside_fences(text: str) -> list[str]:
     """The lines of markdown text outside fenced code blocks (``` or ~~~)."""
-    kept, fence = [], ""
+    return [line for line, code in fenced_lines(text) if not code]
+
+
+def fenced_lines(text: str) -> Iterator[tuple[str, bool]]:
+    """Each line of markdown text, and whether it is code: a fence line (``` or ~~~) or a line
+    inside a fenced block (closed by a fence of the same character, at least as long)."""
+    fence = ""
     for line in text.splitlines():
-        opening = FENCE.match(line)
+        marker = FENCE.match(line)
         if fence:
-            if opening and opening.group(1).startswith(fence) and not line.strip(fence[0] + " "):
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
                 fence = ""
-        elif opening:
-            fence = opening.group(1)
+            yield line, True
+        elif marker:
+            fence = marker.group(1)
+            yield line, True
         else:
-            kept.append(line)
-    return kept
+            yield line, False
 
 
 def estimate_tokens(text: str) -> int:
